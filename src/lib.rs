@@ -1,0 +1,82 @@
+//! # greenstd: std's blocking APIs, backed by stackful coroutines
+//!
+//! greenstd does for Rust what gevent does for Python. Code written against
+//! `std::thread` becomes cooperative when its `use` lines say `greenstd::`
+//! instead of `std::`: [`thread::spawn`] starts a coroutine instead of an OS
+//! thread, and every blocking call parks only the calling coroutine while the
+//! others run, so one OS thread can hold tens of thousands of blocked
+//! "threads".
+//!
+//! ```
+//! use greenstd::thread; // was: use std::thread;
+//! use std::time::Duration;
+//!
+//! let workers: Vec<_> = (0..1000)
+//!     .map(|i| {
+//!         thread::spawn(move || {
+//!             thread::sleep(Duration::from_millis(20)); // 1000 sleeps at once
+//!             i
+//!         })
+//!     })
+//!     .collect();
+//! let sum: u64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+//! assert_eq!(sum, 999 * 1000 / 2);
+//! ```
+//!
+//! ## How it works
+//!
+//! Each OS thread gets a **hub**, created lazily: a `mio` event loop with
+//! timers, a ready queue and an injection queue through which other threads
+//! wake its coroutines. Coroutines are `generator` stacks (256 KiB of
+//! address space each by default, pooled for reuse) and never move to another
+//! OS thread.
+//!
+//! Every blocking call looks at where it runs:
+//!
+//! | call | inside a coroutine | thread whose hub has coroutines | thread with none |
+//! |---|---|---|---|
+//! | `sleep`, `park`, `join` | parks; the hub runs others | runs the hub until done | as std |
+//! | `spawn` | coroutine on this hub | coroutine on this hub | coroutine on this hub |
+//!
+//! So a plain `main` needs no `run()` call: a `join` or `sleep` in `main`
+//! runs the coroutines, as gevent's main greenlet does.
+//!
+//! ## gevent's API
+//!
+//! For what std lacks: [`spawn`] returning a [`Greenlet`] you can join with a
+//! timeout, [`kill`], [`joinall`], [`spawn_later`], [`Timeout`] and
+//! [`with_timeout`], greenlet-style explicit [`Greenlet::switch`], and
+//! Python-style [`generator`]s.
+//!
+//! ## Caveats
+//!
+//! - **Cooperative**: a coroutine that computes for long without a blocking
+//!   call stalls the others of its thread; call [`thread::yield_now`].
+//! - **Blocking calls inside other crates** (that use `std::net` or
+//!   `std::thread::sleep` directly) block the whole OS thread.
+//! - **Thread-locals** are shared by the coroutines of one OS thread.
+//! - **Stacks** are fixed-size: deep recursion needs
+//!   [`thread::Builder::stack_size`]. An overflow is caught by a guard page
+//!   and reported, naming the coroutine.
+//! - **Unwinding** is how [`kill`] and [`Timeout`] stop a coroutine, so they
+//!   need `panic = "unwind"` (the default).
+//! - A wait from a thread's own context that nothing could ever end fails
+//!   with [`WouldBlockForever`] (gevent's `LoopExit`) instead of hanging.
+
+#![deny(missing_docs, missing_debug_implementations)]
+#![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+#![doc(test(attr(deny(warnings))))]
+
+mod runtime;
+mod sys;
+
+pub mod generator;
+pub mod greenlet;
+pub mod thread;
+pub mod time;
+
+pub use greenlet::{
+    Elapsed, Greenlet, Timeout, current, joinall, kill, spawn, spawn_later, with_timeout,
+};
+pub use runtime::panic::{Killed, StackOverflow, TimeoutExpired, WouldBlockForever};
+pub use thread::{sleep, yield_now};

@@ -1,0 +1,223 @@
+//! Stackful coroutines: the only code that touches the `generator` crate.
+//!
+//! A [`Coroutine`] is a stack plus a body. Stacks of the default size are
+//! kept in a small per-hub pool: mapping a fresh stack costs an `mmap`, an
+//! `mprotect` for the guard page and the page faults of first use, while a
+//! pooled one is reused as is.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+
+use generator::{Generator, Gn};
+
+/// The default coroutine stack size in bytes (256 KiB of address space; only
+/// the pages a coroutine touches become resident memory).
+pub(crate) const DEFAULT_STACK_SIZE: usize = 256 * 1024;
+
+/// The smallest stack we hand out, in bytes.
+const MIN_STACK_SIZE: usize = 16 * 1024;
+
+/// How many idle default-size stacks a hub keeps for reuse.
+const POOL_CAPACITY: usize = 1024;
+
+thread_local! {
+    /// Set while this thread maps a stack, so that the panic hook stays quiet
+    /// about the allocation failure we turn into an `io::Error`.
+    static SILENCE_PANICS: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the panic hook should stay quiet on this thread right now.
+pub(crate) fn panics_silenced() -> bool {
+    SILENCE_PANICS.with(Cell::get)
+}
+
+/// How a resumed coroutine came back.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// It parked and will be resumed later.
+    Suspended,
+    /// Its body returned.
+    Finished,
+    /// It ran into its stack's guard page; its frames were abandoned.
+    Overflowed,
+}
+
+/// A stack and the body running on it.
+pub(crate) struct Coroutine {
+    inner: Generator<'static, (), ()>,
+    stack_size: usize,
+}
+
+impl std::fmt::Debug for Coroutine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Coroutine")
+            .field("stack_size", &self.stack_size)
+            .field("done", &self.inner.is_done())
+            .finish()
+    }
+}
+
+/// Rounds a requested stack size the way `Builder::stack_size` documents.
+pub(crate) fn effective_stack_size(requested: Option<usize>) -> usize {
+    requested.map_or(DEFAULT_STACK_SIZE, |s| s.max(MIN_STACK_SIZE))
+}
+
+impl Coroutine {
+    /// Maps a fresh stack of `stack_size` bytes and installs `body` on it.
+    ///
+    /// Fails with `ErrorKind::OutOfMemory` when the kernel refuses the
+    /// mapping, which on Linux usually means `vm.max_map_count` is reached.
+    pub(crate) fn new<F>(stack_size: usize, tag: *mut u8, body: F) -> io::Result<Coroutine>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let words = stack_size / std::mem::size_of::<usize>();
+        SILENCE_PANICS.with(|s| s.set(true));
+        let made = panic::catch_unwind(AssertUnwindSafe(|| Gn::<()>::new_opt(words, body)));
+        SILENCE_PANICS.with(|s| s.set(false));
+        let mut co_gen = made.map_err(|_| stack_error(stack_size))?;
+        // A non-null local pointer makes the generator a coroutine: a panic
+        // in it stays in it instead of propagating to the resumer.
+        co_gen.set_local_data(tag);
+        Ok(Coroutine {
+            inner: co_gen,
+            stack_size,
+        })
+    }
+
+    /// Installs a new body on a finished coroutine, reusing its stack.
+    pub(crate) fn reuse<F>(&mut self, tag: *mut u8, body: F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        debug_assert!(self.inner.is_done());
+        self.inner.init_code(body);
+        self.inner.set_local_data(tag);
+    }
+
+    /// Runs the coroutine until it parks or ends.
+    pub(crate) fn resume(&mut self) -> Status {
+        self.inner.resume();
+        if !self.inner.is_done() {
+            return Status::Suspended;
+        }
+        match self.inner.get_panic_data() {
+            Some(payload) if is_overflow(&*payload) => Status::Overflowed,
+            // The body catches its own panics; anything else here is the
+            // generator's cancellation marker, which means the body ended.
+            _ => Status::Finished,
+        }
+    }
+
+    /// The stack size in bytes this coroutine was made with.
+    pub(crate) fn stack_size(&self) -> usize {
+        self.stack_size
+    }
+}
+
+fn is_overflow(payload: &(dyn Any + Send)) -> bool {
+    matches!(
+        payload.downcast_ref::<generator::Error>(),
+        Some(generator::Error::StackErr)
+    )
+}
+
+/// Whether `payload` is the generator crate's own cancellation marker, which
+/// must be let through so that a dropped coroutine finishes unwinding.
+pub(crate) fn is_cancellation(payload: &(dyn Any + Send)) -> bool {
+    payload.is::<generator::Error>()
+}
+
+fn stack_error(stack_size: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::OutOfMemory,
+        format!(
+            "cannot map a {} KiB stack for a new coroutine: the kernel refused the mapping. \
+             Each live coroutine uses two memory maps, so Linux's default vm.max_map_count \
+             (65530) allows about 32,700 of them; raise it (sysctl -w vm.max_map_count=N) \
+             or keep fewer coroutines alive",
+            stack_size / 1024
+        ),
+    )
+}
+
+/// Switches from the running coroutine back to its hub.
+pub(crate) fn suspend() {
+    generator::co_yield_with(());
+}
+
+/// Idle stacks of the default size, ready for reuse.
+#[derive(Debug, Default)]
+pub(crate) struct StackPool {
+    idle: Vec<Coroutine>,
+}
+
+impl StackPool {
+    /// A finished coroutine whose stack has the default size, if one is idle.
+    pub(crate) fn take(&mut self, stack_size: usize) -> Option<Coroutine> {
+        if stack_size == DEFAULT_STACK_SIZE {
+            self.idle.pop()
+        } else {
+            None
+        }
+    }
+
+    /// Keeps a finished coroutine's stack for reuse, or unmaps it.
+    pub(crate) fn give(&mut self, co: Coroutine) {
+        if co.stack_size == DEFAULT_STACK_SIZE && self.idle.len() < POOL_CAPACITY {
+            self.idle.push(co);
+        }
+    }
+}
+
+/// A generator in the Python sense, on its own stack: the body hands
+/// values out through its [`LocalYielder`], the caller pulls them.
+pub(crate) struct LocalGen<'a, T> {
+    inner: generator::LocalGenerator<'a, (), T>,
+}
+
+/// The handle a [`LocalGen`] body yields through.
+pub(crate) struct LocalYielder<'s, T> {
+    yield_fn: &'s mut dyn FnMut(T),
+}
+
+impl<'a, T: 'a> LocalGen<'a, T> {
+    /// A generator running `body` lazily, on the first `next_value()`.
+    pub(crate) fn new<F>(body: F) -> Self
+    where
+        F: for<'s> FnOnce(&mut LocalYielder<'s, T>) + 'a,
+    {
+        let words = DEFAULT_STACK_SIZE / std::mem::size_of::<usize>();
+        let inner = Gn::<()>::new_scoped_opt_local(words, move |mut scope| {
+            let mut yield_fn = |value| scope.yield_with(value);
+            body(&mut LocalYielder {
+                yield_fn: &mut yield_fn,
+            });
+            generator::done()
+        });
+        LocalGen { inner }
+    }
+
+    /// Resumes the body until it yields the next value or ends.
+    pub(crate) fn next_value(&mut self) -> Option<T> {
+        self.inner.resume()
+    }
+}
+
+impl<T> LocalYielder<'_, T> {
+    /// Hands `value` to the caller of `next_value()` and waits to be resumed.
+    pub(crate) fn yield_(&mut self, value: T) {
+        (self.yield_fn)(value);
+    }
+}
+
+impl<'s, T> LocalYielder<'s, T> {
+    /// A yielder for the same generator, borrowed for a shorter time.
+    pub(crate) fn reborrow<'b>(&'b mut self) -> LocalYielder<'b, T> {
+        LocalYielder {
+            yield_fn: &mut *self.yield_fn,
+        }
+    }
+}

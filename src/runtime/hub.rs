@@ -1,0 +1,512 @@
+//! The hub: one per OS thread, created lazily. It owns that thread's
+//! coroutines, a ready queue, the timers and a `mio::Poll`, and runs
+//! coroutines whenever the thread's own context waits.
+//!
+//! Other threads reach a hub only through its [`Remote`]: an injection queue
+//! of coroutines to make runnable and a `mio::Waker` that interrupts its poll.
+
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::VecDeque;
+use std::io;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mio::{Events, Poll, Token, Waker};
+
+use super::coroutine::{Coroutine, StackPool, Status};
+use super::io::IoTable;
+use super::panic::WouldBlockForever;
+use super::task::{ParkMode, Task};
+use super::timer::{TimerKey, Timers};
+
+/// The token of the hub's own waker.
+pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
+
+/// How long a thread waits with nothing at all to do before it checks
+/// whether anything could ever wake it.
+pub(crate) const DEADLOCK_GRACE: Duration = Duration::from_millis(100);
+
+static NEXT_HUB_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    static HUB: OnceCell<Rc<Hub>> = const { OnceCell::new() };
+    /// The id of this thread's hub, 0 before it has one; lets a `Remote`
+    /// tell a local wake-up from a cross-thread one without touching `HUB`.
+    static HUB_ID: Cell<u64> = const { Cell::new(0) };
+    /// The task of the coroutine running on this thread, null outside one.
+    static CURRENT: Cell<*const Task> = const { Cell::new(std::ptr::null()) };
+    static THREAD_TASK: OnceCell<Arc<Task>> = const { OnceCell::new() };
+    /// Kills the coroutines left on this thread when it exits.
+    static TEARDOWN: Teardown = const { Teardown };
+}
+
+/// Whether the caller runs inside a coroutine.
+#[inline]
+pub(crate) fn in_coroutine() -> bool {
+    CURRENT.with(|c| !c.get().is_null())
+}
+
+/// The task of this thread's own (non-coroutine) context.
+pub(crate) fn thread_task() -> Arc<Task> {
+    THREAD_TASK.with(|t| t.get_or_init(|| Arc::new(Task::thread())).clone())
+}
+
+/// The task of the caller: its coroutine's, or its thread's.
+pub(crate) fn current_task() -> Arc<Task> {
+    if in_coroutine() {
+        let hub = Hub::existing().expect("a coroutine runs on a hub");
+        let current = hub.current.borrow();
+        current.clone().expect("a coroutine is current")
+    } else {
+        thread_task()
+    }
+}
+
+/// The cross-thread face of a hub.
+#[derive(Debug)]
+pub(crate) struct Remote {
+    hub_id: u64,
+    injected: Mutex<Vec<usize>>,
+    waker: Waker,
+}
+
+impl Remote {
+    /// Makes the coroutine in `slot` runnable, from any thread.
+    pub(crate) fn schedule(&self, slot: usize) {
+        if HUB_ID.with(Cell::get) == self.hub_id
+            && let Some(hub) = Hub::existing()
+        {
+            hub.ready.borrow_mut().push_back(slot);
+            return;
+        }
+        let was_empty = {
+            let mut queue = self.injected.lock().unwrap_or_else(|e| e.into_inner());
+            queue.push(slot);
+            queue.len() == 1
+        };
+        if was_empty {
+            self.wake_thread();
+        }
+    }
+
+    /// Interrupts the hub's poll.
+    pub(crate) fn wake_thread(&self) {
+        if HUB_ID.with(Cell::get) == self.hub_id {
+            // The thread itself: it notices the wake-up when its poll returns.
+            return;
+        }
+        // A failed eventfd write means the counter is saturated, which
+        // already guarantees a wake-up.
+        let _ = self.waker.wake();
+    }
+}
+
+/// One live coroutine.
+struct Entry {
+    task: Arc<Task>,
+    /// `None` while the coroutine runs (it is taken out to be resumed).
+    co: Option<Coroutine>,
+    /// Completes the join packet if the coroutine dies without returning.
+    on_abandon: Box<dyn FnOnce(Box<dyn std::any::Any + Send>)>,
+}
+
+/// A thread's scheduler.
+pub(crate) struct Hub {
+    id: u64,
+    remote: Arc<Remote>,
+    poll: RefCell<Poll>,
+    events: RefCell<Events>,
+    ready: RefCell<VecDeque<usize>>,
+    entries: RefCell<Vec<Option<Entry>>>,
+    free_slots: RefCell<Vec<usize>>,
+    live: Cell<usize>,
+    timers: RefCell<Timers>,
+    current: RefCell<Option<Arc<Task>>>,
+    stacks: RefCell<StackPool>,
+    pub(crate) io: RefCell<IoTable>,
+    /// Coroutines switched out while unwinding (see `thread::panicking`).
+    suspended_unwinders: Cell<usize>,
+    expired: RefCell<Vec<Arc<Task>>>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("id", &self.id)
+            .field("live", &self.live.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Hub {
+    /// This thread's hub, created on first use.
+    pub(crate) fn get() -> io::Result<Rc<Hub>> {
+        if let Some(hub) = Hub::existing() {
+            return Ok(hub);
+        }
+        let hub = Rc::new(Hub::new()?);
+        HUB.with(|cell| {
+            let _ = cell.set(hub.clone());
+        });
+        HUB_ID.with(|id| id.set(hub.id));
+        TEARDOWN.with(|_| {});
+        thread_task().attach_remote(&hub.remote);
+        Ok(hub)
+    }
+
+    /// This thread's hub if it has one.
+    pub(crate) fn existing() -> Option<Rc<Hub>> {
+        HUB.try_with(|cell| cell.get().cloned()).ok().flatten()
+    }
+
+    fn new() -> io::Result<Hub> {
+        let poll = Poll::new()?;
+        let waker = Waker::new(poll.registry(), WAKER_TOKEN)?;
+        let id = NEXT_HUB_ID.fetch_add(1, Ordering::Relaxed);
+        Ok(Hub {
+            id,
+            remote: Arc::new(Remote {
+                hub_id: id,
+                injected: Mutex::new(Vec::new()),
+                waker,
+            }),
+            poll: RefCell::new(poll),
+            events: RefCell::new(Events::with_capacity(1024)),
+            ready: RefCell::new(VecDeque::new()),
+            entries: RefCell::new(Vec::new()),
+            free_slots: RefCell::new(Vec::new()),
+            live: Cell::new(0),
+            timers: RefCell::new(Timers::default()),
+            current: RefCell::new(None),
+            stacks: RefCell::new(StackPool::default()),
+            io: RefCell::new(IoTable::default()),
+            suspended_unwinders: Cell::new(0),
+            expired: RefCell::new(Vec::new()),
+        })
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn poll_registry(&self) -> io::Result<mio::Registry> {
+        self.poll.borrow().registry().try_clone()
+    }
+
+    /// How many coroutines live on this hub.
+    pub(crate) fn live(&self) -> usize {
+        self.live.get()
+    }
+
+    /// Creates a coroutine running `body` and makes it runnable.
+    ///
+    /// `make_body` receives the new task; `on_abandon` completes its join
+    /// packet should the body never return (stack overflow, thread exit).
+    pub(crate) fn spawn<F>(
+        &self,
+        name: Option<String>,
+        stack_size: usize,
+        make_body: impl FnOnce(Arc<Task>) -> F,
+        on_abandon: Box<dyn FnOnce(Box<dyn std::any::Any + Send>)>,
+    ) -> io::Result<Arc<Task>>
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let slot = self.free_slots.borrow_mut().pop().unwrap_or_else(|| {
+            let mut entries = self.entries.borrow_mut();
+            entries.push(None);
+            entries.len() - 1
+        });
+        let task = Arc::new(Task::coroutine(name, self.remote.clone(), slot));
+        let tag = Arc::as_ptr(&task) as *mut u8;
+        let body = make_body(task.clone());
+        let pooled = self.stacks.borrow_mut().take(stack_size);
+        let co = match pooled {
+            Some(mut co) => {
+                co.reuse(tag, body);
+                co
+            }
+            None => match Coroutine::new(stack_size, tag, body) {
+                Ok(co) => co,
+                Err(e) => {
+                    self.free_slots.borrow_mut().push(slot);
+                    return Err(e);
+                }
+            },
+        };
+        self.entries.borrow_mut()[slot] = Some(Entry {
+            task: task.clone(),
+            co: Some(co),
+            on_abandon,
+        });
+        self.live.set(self.live.get() + 1);
+        self.ready.borrow_mut().push_back(slot);
+        Ok(task)
+    }
+
+    /// Queues the running coroutine behind the others (`yield_now`).
+    pub(crate) fn requeue_current(&self) {
+        let current = self.current.borrow();
+        if let Some(task) = current.as_ref()
+            && let super::task::Kind::Coroutine { slot, .. } = task.kind()
+        {
+            self.ready.borrow_mut().push_back(*slot);
+        }
+    }
+
+    /// Puts `slot` at the front of the ready queue (greenlet `switch`).
+    pub(crate) fn run_next(&self, slot: usize) {
+        self.ready.borrow_mut().push_front(slot);
+    }
+
+    pub(crate) fn has_ready(&self) -> bool {
+        !self.ready.borrow().is_empty()
+    }
+
+    pub(crate) fn arm_timer(&self, deadline: Instant, task: Arc<Task>) -> TimerKey {
+        self.timers.borrow_mut().insert(deadline, task)
+    }
+
+    pub(crate) fn disarm_timer(&self, key: TimerKey) {
+        self.timers.borrow_mut().remove(key);
+    }
+
+    pub(crate) fn note_suspended_unwinder(&self, delta: isize) {
+        let n = self.suspended_unwinders.get() as isize + delta;
+        self.suspended_unwinders.set(n.max(0) as usize);
+    }
+
+    pub(crate) fn suspended_unwinders(&self) -> usize {
+        self.suspended_unwinders.get()
+    }
+
+    /// Resumes the coroutine in `slot` until it parks or ends.
+    fn run_slot(&self, slot: usize) {
+        let taken = {
+            let mut entries = self.entries.borrow_mut();
+            match entries.get_mut(slot).and_then(Option::as_mut) {
+                Some(entry) => entry.co.take().map(|co| (co, entry.task.clone())),
+                None => None,
+            }
+        };
+        // An empty slot or a coroutine already running is a stale wake-up.
+        let Some((mut co, task)) = taken else { return };
+        let previous = CURRENT.with(|c| c.replace(Arc::as_ptr(&task)));
+        let outer = self.current.replace(Some(task));
+        let status = co.resume();
+        let task = self.current.replace(outer).expect("current task");
+        CURRENT.with(|c| c.set(previous));
+        match status {
+            Status::Suspended => {
+                if let Some(Some(entry)) = self.entries.borrow_mut().get_mut(slot) {
+                    entry.co = Some(co);
+                }
+            }
+            Status::Finished => {
+                self.remove(slot);
+                self.stacks.borrow_mut().give(co);
+            }
+            Status::Overflowed => {
+                let entry = self.remove(slot);
+                super::panic::report_overflow(&task, co.stack_size());
+                drop(co);
+                if let Some(entry) = entry {
+                    (entry.on_abandon)(Box::new(super::panic::StackOverflow::new(&task)));
+                }
+            }
+        }
+    }
+
+    fn remove(&self, slot: usize) -> Option<Entry> {
+        let entry = self.entries.borrow_mut()[slot].take();
+        self.free_slots.borrow_mut().push(slot);
+        self.live.set(self.live.get() - 1);
+        entry
+    }
+
+    /// Runs the coroutines that are ready now; stops early when `until`
+    /// says so. Returns how many ran.
+    fn run_ready(&self, until: &dyn Fn() -> bool) -> usize {
+        let batch = self.ready.borrow().len();
+        let mut ran = 0;
+        for _ in 0..batch {
+            let Some(slot) = self.ready.borrow_mut().pop_front() else {
+                break;
+            };
+            self.run_slot(slot);
+            ran += 1;
+            if until() {
+                break;
+            }
+        }
+        ran
+    }
+
+    fn absorb_injected(&self) {
+        let mut injected = self
+            .remote
+            .injected
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if !injected.is_empty() {
+            self.ready.borrow_mut().extend(injected.drain(..));
+        }
+    }
+
+    fn fire_timers(&self) {
+        let mut expired = self.expired.borrow_mut();
+        self.timers
+            .borrow_mut()
+            .expire(Instant::now(), &mut expired);
+        for task in expired.drain(..) {
+            task.wake();
+        }
+    }
+
+    /// Polls for I/O and cross-thread wake-ups for at most `timeout`.
+    fn poll(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let mut events = self.events.borrow_mut();
+        match self.poll.borrow_mut().poll(&mut events, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+        let io = self.io.borrow();
+        for event in events.iter() {
+            if event.token() != WAKER_TOKEN {
+                io.dispatch(event);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether anything on this hub could still produce a wake-up.
+    fn has_pending_work(&self) -> bool {
+        self.has_ready() || !self.timers.borrow().is_empty() || self.io.borrow().has_waiters()
+    }
+
+    /// The thread context waits here: runs coroutines, timers and I/O until
+    /// `task` (this thread's task) is woken or `deadline` passes.
+    pub(crate) fn block_on(
+        &self,
+        task: &Arc<Task>,
+        deadline: Option<Instant>,
+        what: &'static str,
+    ) -> Result<(), WouldBlockForever> {
+        let mut idle_since: Option<Instant> = None;
+        loop {
+            if task.take_notification() {
+                return Ok(());
+            }
+            self.absorb_injected();
+            self.run_ready(&|| task.is_notified());
+            if task.take_notification() {
+                return Ok(());
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| d <= now) {
+                return Ok(());
+            }
+            self.fire_timers();
+            let next_timer = self.timers.borrow().next_deadline();
+            let wake_at = match (deadline, next_timer) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let mut timeout = if self.has_ready() {
+                Some(Duration::ZERO)
+            } else {
+                wake_at.map(|t| t.saturating_duration_since(now))
+            };
+            if timeout.is_none() && !self.has_pending_work() {
+                let since = *idle_since.get_or_insert(now);
+                if now.duration_since(since) >= DEADLOCK_GRACE && !others_could_wake() {
+                    return Err(WouldBlockForever::new(what));
+                }
+                timeout = Some(DEADLOCK_GRACE);
+            } else {
+                idle_since = None;
+            }
+            if !task.prepare_park(ParkMode::Hub) {
+                return Ok(());
+            }
+            let polled = self.poll(timeout);
+            let woken = task.end_hub_park();
+            if let Err(e) = polled {
+                // A broken poll leaves nothing to wait with; report it as
+                // the wait's failure rather than spinning.
+                eprintln!("greenstd: hub poll failed: {e}");
+                return Err(WouldBlockForever::new(what));
+            }
+            if woken {
+                return Ok(());
+            }
+        }
+    }
+
+    /// One pass of the hub from the thread context without waiting (the
+    /// thread's `yield_now`).
+    pub(crate) fn run_once(&self) {
+        self.absorb_injected();
+        self.fire_timers();
+        let _ = self.poll(Some(Duration::ZERO));
+        self.run_ready(&|| false);
+    }
+
+    /// Kills every coroutine left at thread exit and runs them so that they
+    /// unwind; those that block again while unwinding are leaked.
+    fn shut_down(&self) {
+        let tasks: Vec<Arc<Task>> = self
+            .entries
+            .borrow()
+            .iter()
+            .flatten()
+            .map(|e| e.task.clone())
+            .collect();
+        for task in &tasks {
+            task.request_kill();
+        }
+        for _ in 0..3 {
+            self.absorb_injected();
+            self.fire_timers();
+            if self.run_ready(&|| false) == 0 {
+                break;
+            }
+        }
+        let mut entries = self.entries.borrow_mut();
+        for entry in entries.iter_mut().flatten() {
+            if let Some(co) = entry.co.take() {
+                // Its frames are suspended mid-unwind; freeing the stack
+                // under them would be unsound, so it is leaked.
+                std::mem::forget(co);
+            }
+        }
+    }
+}
+
+impl Task {
+    /// Whether a wake-up is pending (without consuming it).
+    pub(crate) fn is_notified(&self) -> bool {
+        self.state_is_notified()
+    }
+}
+
+/// Whether some other thread exists that could still wake this one.
+pub(crate) fn others_could_wake() -> bool {
+    crate::sys::os_thread_count().is_none_or(|n| n > 1)
+}
+
+/// Runs at thread exit, before the hub itself is destroyed.
+struct Teardown;
+
+impl Drop for Teardown {
+    fn drop(&mut self) {
+        if let Some(hub) = Hub::existing()
+            && hub.live() > 0
+        {
+            hub.shut_down();
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Panic payloads of the runtime and the panic hook that reports coroutine
+//! panics the way std reports thread panics.
+
+use std::fmt;
+use std::panic::{self, PanicHookInfo};
+use std::sync::Once;
+
+use super::hub;
+use super::task::Task;
+
+/// The payload a coroutine unwinds with when it is killed.
+///
+/// [`kill`](crate::kill) makes the target raise this at its next blocking
+/// point; `join` then returns `Err` holding it. gevent calls it
+/// `GreenletExit`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let g = greenstd::spawn(|| greenstd::sleep(Duration::from_secs(60)));
+/// g.kill();
+/// let payload = g.get().unwrap_err();
+/// assert!(payload.is::<greenstd::Killed>());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Killed;
+
+impl fmt::Display for Killed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the coroutine was killed")
+    }
+}
+
+impl std::error::Error for Killed {}
+
+/// The payload a coroutine unwinds with when a [`Timeout`](crate::Timeout)
+/// armed by it expires outside [`with_timeout`](crate::with_timeout).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeoutExpired {
+    pub(crate) id: u64,
+}
+
+impl fmt::Display for TimeoutExpired {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("timeout expired")
+    }
+}
+
+impl std::error::Error for TimeoutExpired {}
+
+/// A wait from a thread's own context that nothing could ever end: no
+/// coroutine can run, no timer is armed, no I/O is registered and no other
+/// thread exists that could wake it. gevent calls this `LoopExit`.
+///
+/// `JoinHandle::join` returns it as its `Err` payload; calls returning
+/// `io::Result` give an `io::Error` of kind `Deadlock` wrapping it; calls
+/// with no error channel (`park`, `Greenlet::switch`) panic with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WouldBlockForever {
+    waited_on: &'static str,
+}
+
+impl WouldBlockForever {
+    pub(crate) fn new(waited_on: &'static str) -> Self {
+        WouldBlockForever { waited_on }
+    }
+
+    /// What the blocked call waited for, e.g. `"JoinHandle::join"`.
+    pub fn waited_on(&self) -> &'static str {
+        self.waited_on
+    }
+}
+
+impl fmt::Display for WouldBlockForever {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} would block forever: no coroutine on this thread can run, no timer is armed, \
+             no I/O is registered and no other thread exists to wake it",
+            self.waited_on
+        )
+    }
+}
+
+impl std::error::Error for WouldBlockForever {}
+
+impl From<WouldBlockForever> for std::io::Error {
+    fn from(e: WouldBlockForever) -> Self {
+        std::io::Error::new(std::io::ErrorKind::Deadlock, e)
+    }
+}
+
+/// The payload `join` returns for a coroutine that overflowed its stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackOverflow {
+    name: String,
+}
+
+impl StackOverflow {
+    pub(crate) fn new(task: &Task) -> Self {
+        StackOverflow {
+            name: describe(task),
+        }
+    }
+}
+
+impl fmt::Display for StackOverflow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} overflowed its stack", self.name)
+    }
+}
+
+impl std::error::Error for StackOverflow {}
+
+/// `<Greenlet "name" #id>`, the way gevent prints a greenlet.
+pub(crate) fn describe(task: &Task) -> String {
+    let kind = if task.is_coroutine() {
+        "Greenlet"
+    } else {
+        "Thread"
+    };
+    match task.name() {
+        Some(name) => format!("<{kind} {name:?} #{}>", task.id()),
+        None => format!("<{kind} #{}>", task.id()),
+    }
+}
+
+pub(crate) fn report_overflow(task: &Task, stack_size: usize) {
+    eprintln!(
+        "\n{} has overflowed its stack of {} KiB; its frames were abandoned without running \
+         their destructors. Give it a larger stack with greenstd::thread::Builder::stack_size.",
+        describe(task),
+        stack_size / 1024
+    );
+}
+
+/// Whether `payload` is one the runtime raises on purpose.
+pub(crate) fn is_runtime_payload(payload: &(dyn std::any::Any + Send)) -> bool {
+    payload.is::<Killed>() || payload.is::<TimeoutExpired>()
+}
+
+/// Installs, once per process, a panic hook that reports panics inside
+/// coroutines with the coroutine's name, stays quiet about the runtime's
+/// own unwinding payloads, and defers to the previous hook otherwise.
+pub(crate) fn install_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info: &PanicHookInfo<'_>| {
+            if is_runtime_payload(info.payload())
+                || super::coroutine::panics_silenced()
+                || super::coroutine::is_cancellation(info.payload())
+            {
+                return;
+            }
+            if hub::in_coroutine() {
+                report_coroutine_panic(info);
+            } else {
+                previous(info);
+            }
+        }));
+    });
+}
+
+fn report_coroutine_panic(info: &PanicHookInfo<'_>) {
+    let task = hub::current_task();
+    let message = info
+        .payload()
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("Box<dyn Any>");
+    let location = info
+        .location()
+        .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+        .unwrap_or_default();
+    let backtrace = std::backtrace::Backtrace::capture();
+    let mut report = format!(
+        "\ncoroutine {} panicked at {location}:\n{message}\n",
+        describe(&task)
+    );
+    if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
+        report.push_str(&format!("stack backtrace:\n{backtrace}\n"));
+    } else {
+        report.push_str(
+            "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n",
+        );
+    }
+    eprint!("{report}");
+}

@@ -1,0 +1,294 @@
+//! The shared identity of every context that can wait: a coroutine, or an
+//! OS thread's own (non-coroutine) context.
+//!
+//! A [`Task`] is what other parties hold to wake a waiter: wait lists, join
+//! packets, `Thread` handles. It is `Send + Sync`; the state that only the
+//! owning OS thread touches lives in the hub, not here.
+
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use super::hub::Remote;
+
+/// The task runs (or is runnable) and has no wake-up pending.
+const RUNNING: u8 = 0;
+/// A wake-up arrived while the task was not parked: its next park returns at once.
+const NOTIFIED: u8 = 1;
+/// A coroutine is switched out, waiting for a wake-up.
+const PARKED_COROUTINE: u8 = 2;
+/// An OS thread sleeps in `std::thread::park`.
+const PARKED_OS: u8 = 3;
+/// An OS thread sleeps in its hub's `mio::Poll`.
+const PARKED_HUB: u8 = 4;
+
+/// How a parked task must be woken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ParkMode {
+    /// The task is a coroutine that switched back to its hub.
+    Coroutine,
+    /// The task is a thread sleeping in `std::thread::park`.
+    Os,
+    /// The task is a thread sleeping in its hub's poll.
+    Hub,
+}
+
+/// Kill states.
+const KILL_NONE: u8 = 0;
+const KILL_PENDING: u8 = 1;
+const KILL_DELIVERED: u8 = 2;
+
+/// Who runs the task.
+#[derive(Debug)]
+pub(crate) enum Kind {
+    /// A coroutine in slot `slot` of the hub behind `remote`.
+    Coroutine { remote: Arc<Remote>, slot: usize },
+    /// The non-coroutine context of an OS thread.
+    Thread {
+        os: std::thread::Thread,
+        remote: OnceLock<Arc<Remote>>,
+    },
+}
+
+/// One gevent-style `Timeout` armed on a task.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ArmedTimeout {
+    pub(crate) deadline: Instant,
+    pub(crate) id: u64,
+}
+
+/// The shared state of one waitable context.
+#[derive(Debug)]
+pub(crate) struct Task {
+    id: u64,
+    name: Option<Box<str>>,
+    kind: Kind,
+    state: AtomicU8,
+    /// The `park`/`unpark` token of `std::thread` semantics, kept apart from
+    /// the internal wake-ups so that runtime waits never consume it.
+    token: AtomicBool,
+    kill: AtomicU8,
+    /// Set by a greenlet `switch()` aimed at this task.
+    switched: AtomicBool,
+    /// gevent `Timeout`s armed by this task; touched by its own thread only,
+    /// behind a mutex because the task is shared.
+    timeouts: Mutex<Vec<ArmedTimeout>>,
+    has_timeouts: AtomicBool,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A fresh process-wide id for a thread or coroutine; never reused.
+pub(crate) fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Task {
+    /// The task of a coroutine that will live in `slot` of the hub behind `remote`.
+    pub(crate) fn coroutine(name: Option<String>, remote: Arc<Remote>, slot: usize) -> Task {
+        Task::new(name, Kind::Coroutine { remote, slot })
+    }
+
+    /// The task standing for the calling OS thread's own context.
+    pub(crate) fn thread() -> Task {
+        let os = std::thread::current();
+        let name = os.name().map(String::from);
+        Task::new(
+            name,
+            Kind::Thread {
+                os,
+                remote: OnceLock::new(),
+            },
+        )
+    }
+
+    fn new(name: Option<String>, kind: Kind) -> Task {
+        Task {
+            id: next_id(),
+            name: name.map(String::into_boxed_str),
+            kind,
+            state: AtomicU8::new(RUNNING),
+            token: AtomicBool::new(false),
+            kill: AtomicU8::new(KILL_NONE),
+            switched: AtomicBool::new(false),
+            timeouts: Mutex::new(Vec::new()),
+            has_timeouts: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    pub(crate) fn kind(&self) -> &Kind {
+        &self.kind
+    }
+
+    pub(crate) fn is_coroutine(&self) -> bool {
+        matches!(self.kind, Kind::Coroutine { .. })
+    }
+
+    /// Records the hub of a thread task once that thread has one, so that
+    /// other threads can wake it while it polls.
+    pub(crate) fn attach_remote(&self, remote: &Arc<Remote>) {
+        if let Kind::Thread { remote: slot, .. } = &self.kind {
+            let _ = slot.set(remote.clone());
+        }
+    }
+
+    /// Consumes a pending wake-up, if any. Called before parking.
+    pub(crate) fn take_notification(&self) -> bool {
+        self.state
+            .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Announces that the task is about to sleep in `mode`. Returns `false`
+    /// if a wake-up raced in, in which case the task must not sleep.
+    pub(crate) fn prepare_park(&self, mode: ParkMode) -> bool {
+        let parked = match mode {
+            ParkMode::Coroutine => PARKED_COROUTINE,
+            ParkMode::Os => PARKED_OS,
+            ParkMode::Hub => PARKED_HUB,
+        };
+        match self
+            .state
+            .compare_exchange(RUNNING, parked, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => true,
+            Err(_) => {
+                // Only NOTIFIED can be here: nobody else moves a running task.
+                self.state.store(RUNNING, Ordering::Release);
+                false
+            }
+        }
+    }
+
+    /// Whether a wake-up is pending, without consuming it.
+    pub(crate) fn state_is_notified(&self) -> bool {
+        self.state.load(Ordering::Acquire) == NOTIFIED
+    }
+
+    /// Whether the task still sleeps in `std::thread::park`.
+    pub(crate) fn is_parked_os(&self) -> bool {
+        self.state.load(Ordering::Acquire) == PARKED_OS
+    }
+
+    /// Ends a sleep in the hub's poll; returns whether a wake-up arrived.
+    pub(crate) fn end_hub_park(&self) -> bool {
+        self.state.swap(RUNNING, Ordering::AcqRel) == NOTIFIED
+    }
+
+    /// Marks the task running again after it slept; whatever woke it (or a
+    /// timeout) ends the sleep, so a pending notification is consumed.
+    pub(crate) fn finish_park(&self) {
+        self.state.store(RUNNING, Ordering::Release);
+    }
+
+    /// Wakes the task from any thread. Cheap when the task is not asleep.
+    pub(crate) fn wake(self: &Arc<Self>) {
+        match self.state.swap(NOTIFIED, Ordering::AcqRel) {
+            PARKED_COROUTINE => {
+                if let Kind::Coroutine { remote, slot } = &self.kind {
+                    remote.schedule(*slot);
+                }
+            }
+            PARKED_OS => {
+                if let Kind::Thread { os, .. } = &self.kind {
+                    os.unpark();
+                }
+            }
+            PARKED_HUB => {
+                if let Kind::Thread { remote, .. } = &self.kind
+                    && let Some(remote) = remote.get()
+                {
+                    remote.wake_thread();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `Thread::unpark`: makes the park token available, then wakes.
+    pub(crate) fn unpark(self: &Arc<Self>) {
+        self.token.store(true, Ordering::Release);
+        self.wake();
+    }
+
+    /// Takes the park token of `std::thread::park` semantics.
+    pub(crate) fn take_token(&self) -> bool {
+        self.token.swap(false, Ordering::Acquire)
+    }
+
+    /// Asks the task to unwind at its next blocking point. Returns `false`
+    /// if it was already asked.
+    pub(crate) fn request_kill(self: &Arc<Self>) -> bool {
+        let first = self
+            .kill
+            .compare_exchange(KILL_NONE, KILL_PENDING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok();
+        if first {
+            self.wake();
+        }
+        first
+    }
+
+    /// Whether a kill was requested and not yet delivered; marks it delivered.
+    pub(crate) fn take_kill(&self) -> bool {
+        self.kill.load(Ordering::Acquire) == KILL_PENDING
+            && self
+                .kill
+                .compare_exchange(
+                    KILL_PENDING,
+                    KILL_DELIVERED,
+                    Ordering::AcqRel,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+    }
+
+    /// A greenlet `switch()` to this task: flag it, then wake it.
+    pub(crate) fn switch_to(self: &Arc<Self>) {
+        self.switched.store(true, Ordering::Release);
+        self.wake();
+    }
+
+    /// Takes the flag set by a `switch()` to this task.
+    pub(crate) fn take_switched(&self) -> bool {
+        self.switched.swap(false, Ordering::Acquire)
+    }
+
+    /// Arms a gevent-style timeout on this task.
+    pub(crate) fn arm_timeout(&self, timeout: ArmedTimeout) {
+        let mut list = self.timeouts.lock().unwrap_or_else(|e| e.into_inner());
+        list.push(timeout);
+        self.has_timeouts.store(true, Ordering::Release);
+    }
+
+    /// Disarms the timeout `id`, if still armed.
+    pub(crate) fn disarm_timeout(&self, id: u64) {
+        let mut list = self.timeouts.lock().unwrap_or_else(|e| e.into_inner());
+        list.retain(|t| t.id != id);
+        self.has_timeouts.store(!list.is_empty(), Ordering::Release);
+    }
+
+    /// The earliest armed timeout, if any.
+    pub(crate) fn earliest_timeout(&self) -> Option<ArmedTimeout> {
+        if !self.has_timeouts.load(Ordering::Acquire) {
+            return None;
+        }
+        let list = self.timeouts.lock().unwrap_or_else(|e| e.into_inner());
+        list.iter().min_by_key(|t| t.deadline).copied()
+    }
+
+    /// Removes and returns the earliest timeout if it has expired at `now`.
+    pub(crate) fn take_expired_timeout(&self, now: Instant) -> Option<ArmedTimeout> {
+        let expired = self.earliest_timeout().filter(|t| t.deadline <= now)?;
+        self.disarm_timeout(expired.id);
+        Some(expired)
+    }
+}

@@ -1,0 +1,266 @@
+//! The wait primitives: the whole vocabulary the facades block with.
+//!
+//! Every wait follows the same pattern: register the caller's task where
+//! the waker will find it, re-check the condition, then [`park`]. A wake-up
+//! that lands between the re-check and the park is kept by the task's state
+//! and makes the park return at once, so none is lost.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::coroutine::suspend;
+use super::hub::{self, DEADLOCK_GRACE, Hub};
+use super::panic::{Killed, TimeoutExpired, WouldBlockForever};
+use super::task::{ParkMode, Task};
+
+/// Parks the caller until its task is woken or `deadline` passes. May return
+/// spuriously; callers re-check their condition.
+///
+/// Inside a coroutine it switches to the hub. In a thread's own context it
+/// drives the hub if the thread has coroutines, or parks the OS thread.
+///
+/// # Errors
+/// [`WouldBlockForever`] from a thread's context when nothing could wake it.
+///
+/// # Panics
+/// Unwinds with [`Killed`] or [`TimeoutExpired`] when the caller was killed
+/// or one of its `Timeout`s expired.
+pub(crate) fn park(deadline: Option<Instant>, what: &'static str) -> Result<(), WouldBlockForever> {
+    if hub::in_coroutine() {
+        park_coroutine(deadline);
+        Ok(())
+    } else {
+        park_thread(deadline, what)
+    }
+}
+
+fn park_coroutine(deadline: Option<Instant>) {
+    let hub = Hub::existing().expect("a coroutine runs on a hub");
+    let task = hub::current_task();
+    deliver_interrupts(&task);
+    if task.take_notification() {
+        return;
+    }
+    let wake_at = earliest(deadline, task.earliest_timeout().map(|t| t.deadline));
+    let timer = wake_at.map(|at| hub.arm_timer(at, task.clone()));
+    if task.prepare_park(ParkMode::Coroutine) {
+        let unwinding = std::thread::panicking() && hub.suspended_unwinders() == 0;
+        if unwinding {
+            hub.note_suspended_unwinder(1);
+        }
+        suspend();
+        if unwinding {
+            hub.note_suspended_unwinder(-1);
+        }
+        task.finish_park();
+    }
+    if let Some(key) = timer {
+        hub.disarm_timer(key);
+    }
+    deliver_interrupts(&task);
+}
+
+fn park_thread(deadline: Option<Instant>, what: &'static str) -> Result<(), WouldBlockForever> {
+    let task = hub::thread_task();
+    deliver_interrupts(&task);
+    if task.take_notification() {
+        return Ok(());
+    }
+    let wake_at = earliest(deadline, task.earliest_timeout().map(|t| t.deadline));
+    let result = match Hub::existing().filter(|h| h.live() > 0) {
+        Some(hub) => hub.block_on(&task, wake_at, what),
+        None => park_os(&task, wake_at, what),
+    };
+    deliver_interrupts(&task);
+    result
+}
+
+fn park_os(
+    task: &Arc<Task>,
+    deadline: Option<Instant>,
+    what: &'static str,
+) -> Result<(), WouldBlockForever> {
+    if !task.prepare_park(ParkMode::Os) {
+        return Ok(());
+    }
+    let mut idle = Duration::ZERO;
+    let result = loop {
+        match deadline {
+            Some(at) => {
+                let now = Instant::now();
+                if at <= now {
+                    break Ok(());
+                }
+                std::thread::park_timeout(at - now);
+            }
+            None => {
+                let started = Instant::now();
+                std::thread::park_timeout(DEADLOCK_GRACE);
+                idle += started.elapsed();
+                if task.is_parked_os() && idle >= DEADLOCK_GRACE && !hub::others_could_wake() {
+                    break Err(WouldBlockForever::new(what));
+                }
+            }
+        }
+        if !task.is_parked_os() {
+            break Ok(());
+        }
+    };
+    task.finish_park();
+    result
+}
+
+fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Raises a pending kill or an expired `Timeout` in the caller, unless it
+/// is already unwinding (a second panic there would abort the process).
+fn deliver_interrupts(task: &Task) {
+    if std::thread::panicking() {
+        return;
+    }
+    if task.take_kill() {
+        std::panic::panic_any(Killed);
+    }
+    if let Some(expired) = task.take_expired_timeout(Instant::now()) {
+        std::panic::panic_any(TimeoutExpired { id: expired.id });
+    }
+}
+
+/// Raises pending interrupts at a point that does not park (a coroutine's
+/// first resume, `yield_now`).
+pub(crate) fn check_interrupts() {
+    let task = hub::current_task();
+    deliver_interrupts(&task);
+}
+
+/// Sleeps until `deadline`: a hub timer inside a coroutine, std's sleep on a
+/// thread without coroutines, the hub driven until then otherwise.
+pub(crate) fn sleep_until(deadline: Instant) {
+    if !hub::in_coroutine() && Hub::existing().is_none_or(|h| h.live() == 0) {
+        let task = hub::thread_task();
+        if task.earliest_timeout().is_none() {
+            let now = Instant::now();
+            if deadline > now {
+                std::thread::sleep(deadline - now);
+            }
+            return;
+        }
+    }
+    while Instant::now() < deadline {
+        // A wait with a deadline always ends, so it cannot block forever.
+        let _ = park(Some(deadline), "sleep");
+    }
+}
+
+/// Lets other coroutines of this thread run.
+pub(crate) fn yield_now() {
+    if hub::in_coroutine() {
+        let hub = Hub::existing().expect("a coroutine runs on a hub");
+        check_interrupts();
+        hub.requeue_current();
+        suspend();
+        check_interrupts();
+    } else {
+        match Hub::existing() {
+            Some(hub) if hub.live() > 0 => hub.run_once(),
+            _ => std::thread::yield_now(),
+        }
+    }
+}
+
+/// A one-shot event: once set it stays set and wakes every waiter.
+#[derive(Debug, Default)]
+pub(crate) struct Signal {
+    set: AtomicBool,
+    waiters: Mutex<Vec<Arc<Task>>>,
+}
+
+impl Signal {
+    pub(crate) fn new() -> Self {
+        Signal::default()
+    }
+
+    pub(crate) fn is_set(&self) -> bool {
+        self.set.load(Ordering::Acquire)
+    }
+
+    /// Sets the event and wakes everyone waiting for it.
+    pub(crate) fn notify_all(&self) {
+        self.set.store(true, Ordering::Release);
+        let waiters = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|e| e.into_inner()));
+        for task in waiters {
+            task.wake();
+        }
+    }
+
+    /// Waits until the event is set or `deadline` passes; returns whether it
+    /// is set.
+    pub(crate) fn wait(
+        &self,
+        deadline: Option<Instant>,
+        what: &'static str,
+    ) -> Result<bool, WouldBlockForever> {
+        if self.is_set() {
+            return Ok(true);
+        }
+        let me = hub::current_task();
+        let result = self.wait_registered(&me, deadline, what);
+        if !matches!(result, Ok(true)) {
+            self.forget(&me);
+        }
+        result
+    }
+
+    fn wait_registered(
+        &self,
+        me: &Arc<Task>,
+        deadline: Option<Instant>,
+        what: &'static str,
+    ) -> Result<bool, WouldBlockForever> {
+        let _guard = ForgetOnUnwind { signal: self, me };
+        loop {
+            self.register(me);
+            if self.is_set() {
+                return Ok(true);
+            }
+            if deadline.is_some_and(|d| d <= Instant::now()) {
+                return Ok(false);
+            }
+            park(deadline, what)?;
+        }
+    }
+
+    /// Adds `task` to the waiters unless it is there already.
+    pub(crate) fn register(&self, task: &Arc<Task>) {
+        let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        if !waiters.iter().any(|w| Arc::ptr_eq(w, task)) {
+            waiters.push(task.clone());
+        }
+    }
+
+    /// Removes `task` from the waiters.
+    pub(crate) fn forget(&self, task: &Arc<Task>) {
+        let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        waiters.retain(|w| !Arc::ptr_eq(w, task));
+    }
+}
+
+/// Unregisters a waiter that unwinds out of `Signal::wait` (kill, timeout).
+struct ForgetOnUnwind<'a> {
+    signal: &'a Signal,
+    me: &'a Arc<Task>,
+}
+
+impl Drop for ForgetOnUnwind<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.signal.forget(self.me);
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! The few OS specifics, and the only place for OS-specific `cfg`.
+
+use std::io;
+use std::os::fd::RawFd;
+use std::time::Instant;
+
+/// How many OS threads this process has, if the OS tells.
+pub(crate) fn os_thread_count() -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        std::fs::read_dir("/proc/self/task")
+            .ok()
+            .map(Iterator::count)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// Waits on one fd alone with `poll(2)`: the path of a thread that has no
+/// coroutines. Returns `Ok(true)` when the fd is (or may be) ready and
+/// `Ok(false)` when `deadline` passed first.
+pub(crate) fn poll_fd(fd: RawFd, read: bool, deadline: Option<Instant>) -> io::Result<bool> {
+    let events = if read { libc::POLLIN } else { libc::POLLOUT };
+    loop {
+        let timeout_ms = match deadline {
+            None => -1,
+            Some(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Ok(false);
+                }
+                // Round up so that a sub-millisecond wait does not spin.
+                left.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int
+            }
+        };
+        let mut pfd = libc::pollfd {
+            fd,
+            events,
+            revents: 0,
+        };
+        // SAFETY: `pfd` is a valid, initialised pollfd that outlives the
+        // call, and we pass a count of exactly one.
+        let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+        match n {
+            -1 => {
+                let err = io::Error::last_os_error();
+                if err.kind() != io::ErrorKind::Interrupted {
+                    return Err(err);
+                }
+            }
+            0 => {
+                if deadline.is_some_and(|d| d <= Instant::now()) {
+                    return Ok(false);
+                }
+            }
+            _ => return Ok(true),
+        }
+    }
+}

@@ -1,0 +1,150 @@
+//! `Builder`: coroutine configuration, as `std::thread::Builder`.
+
+use std::io;
+
+use super::{JoinHandle, Scope, ScopedJoinHandle, Thread};
+use crate::runtime::{self, SpawnOptions};
+
+/// Configures a coroutine before it is spawned: its name and stack size.
+///
+/// # Examples
+/// ```
+/// use greenstd::thread::Builder;
+///
+/// let handle = Builder::new()
+///     .name("worker".into())
+///     .stack_size(64 * 1024)
+///     .spawn(|| "done")
+///     .unwrap();
+/// assert_eq!(handle.thread().name(), Some("worker"));
+/// assert_eq!(handle.join().unwrap(), "done");
+/// ```
+///
+/// Differences from std: `stack_size` sizes the coroutine's stack (256 KiB
+/// by default, at least 16 KiB); `RUST_MIN_STACK` is not consulted.
+#[derive(Debug, Default)]
+#[must_use = "must eventually spawn the thread"]
+pub struct Builder {
+    options: SpawnOptions,
+}
+
+impl Builder {
+    /// A builder with no name and the default stack size.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Names the coroutine; the name shows in panic messages, in
+    /// [`Thread::name`] and in its `Display`.
+    pub fn name(mut self, name: String) -> Builder {
+        self.options.name = Some(name);
+        self
+    }
+
+    /// Sets the stack size in bytes; rounded up to the page size, at least
+    /// 16 KiB.
+    pub fn stack_size(mut self, size: usize) -> Builder {
+        self.options.stack_size = Some(size);
+        self
+    }
+
+    /// Spawns a coroutine with this configuration.
+    ///
+    /// # Errors
+    /// `ErrorKind::OutOfMemory` when the kernel refuses to map a stack:
+    /// each live coroutine uses two memory maps, so Linux's default
+    /// `vm.max_map_count` allows about 32,700 live coroutines. Also an error
+    /// if the hub's poller cannot be created (out of file descriptors).
+    ///
+    /// # Panics
+    /// Panics if the name contains a NUL byte, as std does.
+    ///
+    /// # Examples
+    /// ```
+    /// let h = greenstd::thread::Builder::new().spawn(|| 1).unwrap();
+    /// assert_eq!(h.join().unwrap(), 1);
+    /// ```
+    pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.check_name();
+        let (task, packet) = runtime::spawn(self.options, f)?;
+        Ok(JoinHandle::new(Thread::from_task(task), packet))
+    }
+
+    /// Spawns a coroutine that may borrow non-`'static` data.
+    ///
+    /// # Errors
+    /// As [`Builder::spawn`].
+    ///
+    /// # Safety
+    /// As [`std::thread::Builder::spawn_unchecked`]: everything `f` and its
+    /// result borrow must outlive the coroutine, i.e. the caller joins it
+    /// before any such borrow ends.
+    ///
+    /// # Examples
+    /// ```
+    /// let data = vec![1, 2, 3];
+    /// let sum = {
+    ///     // SAFETY: joined below, before `data` goes away.
+    ///     let h = unsafe {
+    ///         greenstd::thread::Builder::new().spawn_unchecked(|| data.iter().sum::<i32>())
+    ///     }
+    ///     .unwrap();
+    ///     h.join().unwrap()
+    /// };
+    /// assert_eq!(sum, 6);
+    /// ```
+    #[allow(unsafe_code)]
+    pub unsafe fn spawn_unchecked<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
+    where
+        F: FnOnce() -> T + Send,
+        T: Send,
+    {
+        self.check_name();
+        // SAFETY: the caller upholds `spawn_unchecked`'s contract, which is
+        // exactly this function's.
+        let (task, packet) = unsafe { runtime::spawn_unchecked(self.options, f, None) }?;
+        Ok(JoinHandle::new(Thread::from_task(task), packet))
+    }
+
+    /// Spawns a scoped coroutine with this configuration.
+    ///
+    /// # Errors
+    /// As [`Builder::spawn`].
+    ///
+    /// # Examples
+    /// ```
+    /// let mut n = 0;
+    /// greenstd::thread::scope(|s| {
+    ///     greenstd::thread::Builder::new()
+    ///         .name("adder".into())
+    ///         .spawn_scoped(s, || n += 1)
+    ///         .unwrap();
+    /// });
+    /// assert_eq!(n, 1);
+    /// ```
+    pub fn spawn_scoped<'scope, 'env, F, T>(
+        self,
+        scope: &'scope Scope<'scope, 'env>,
+        f: F,
+    ) -> io::Result<ScopedJoinHandle<'scope, T>>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        self.check_name();
+        scope.spawn_with(self.options, f)
+    }
+
+    fn check_name(&self) {
+        if let Some(name) = &self.options.name {
+            assert!(
+                !name.contains('\0'),
+                "thread name may not contain interior null bytes"
+            );
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! Scoped coroutines, as `std::thread::scope`.
+
+use std::fmt;
+use std::io;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use super::{Thread, handle::join_packet};
+use crate::runtime::scope::{ScopeData, run_scope};
+use crate::runtime::{Packet, SpawnOptions};
+
+/// A scope to spawn coroutines that borrow from outside it; see [`scope`].
+pub struct Scope<'scope, 'env: 'scope> {
+    data: Arc<ScopeData>,
+    scope: PhantomData<&'scope mut &'scope ()>,
+    env: PhantomData<&'env mut &'env ()>,
+}
+
+/// An owned permission to join a scoped coroutine.
+pub struct ScopedJoinHandle<'scope, T> {
+    thread: Thread,
+    packet: Arc<Packet<T>>,
+    scope: PhantomData<&'scope ()>,
+}
+
+/// Creates a scope for spawning coroutines that borrow local data.
+///
+/// All coroutines spawned in the scope are joined before `scope` returns.
+///
+/// # Panics
+/// If `f` panics, after every coroutine ended, with `f`'s payload; if a
+/// scoped coroutine panicked and was not joined, with "a scoped thread
+/// panicked".
+///
+/// # Examples
+/// ```
+/// let mut a = vec![1, 2, 3];
+/// let mut x = 0;
+/// greenstd::thread::scope(|s| {
+///     s.spawn(|| println!("hello from the first scoped coroutine: {a:?}"));
+///     s.spawn(|| x += a[0] + a[2]);
+/// });
+/// a.push(4);
+/// assert_eq!(x, 4);
+/// ```
+///
+/// Differences from std: none beyond coroutines instead of threads.
+pub fn scope<'env, F, T>(f: F) -> T
+where
+    F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> T,
+{
+    run_scope(|data| {
+        let scope = Scope {
+            data: data.clone(),
+            scope: PhantomData,
+            env: PhantomData,
+        };
+        f(&scope)
+    })
+}
+
+impl<'scope> Scope<'scope, '_> {
+    /// Spawns a scoped coroutine.
+    ///
+    /// # Panics
+    /// If no stack can be mapped, as [`spawn`](super::spawn).
+    ///
+    /// # Examples
+    /// ```
+    /// let v = vec![1, 2];
+    /// let n = greenstd::thread::scope(|s| s.spawn(|| v.len()).join().unwrap());
+    /// assert_eq!(n, 2);
+    /// ```
+    pub fn spawn<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        self.spawn_with(SpawnOptions::default(), f)
+            .unwrap_or_else(|e| panic!("failed to spawn thread: {e}"))
+    }
+
+    pub(crate) fn spawn_with<F, T>(
+        &'scope self,
+        options: SpawnOptions,
+        f: F,
+    ) -> io::Result<ScopedJoinHandle<'scope, T>>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        let (task, packet) = self.data.spawn(options, f)?;
+        Ok(ScopedJoinHandle {
+            thread: Thread::from_task(task),
+            packet,
+            scope: PhantomData,
+        })
+    }
+}
+
+impl<T> ScopedJoinHandle<'_, T> {
+    /// The handle of the coroutine.
+    pub fn thread(&self) -> &Thread {
+        &self.thread
+    }
+
+    /// Waits for the coroutine to end and returns its result.
+    ///
+    /// # Errors
+    /// As [`JoinHandle::join`](super::JoinHandle::join).
+    ///
+    /// # Examples
+    /// ```
+    /// greenstd::thread::scope(|s| {
+    ///     let h = s.spawn(|| panic!("oops"));
+    ///     assert!(h.join().is_err()); // joined: the scope does not panic
+    /// });
+    /// ```
+    pub fn join(self) -> super::Result<T> {
+        join_packet(&self.packet)
+    }
+
+    /// Whether the coroutine has ended.
+    pub fn is_finished(&self) -> bool {
+        self.packet.is_finished()
+    }
+}
+
+impl fmt::Debug for Scope<'_, '_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scope").finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for ScopedJoinHandle<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopedJoinHandle").finish_non_exhaustive()
+    }
+}
