@@ -292,7 +292,7 @@ impl<T: Send + 'static> Greenlet<T> {
             });
         match waited {
             Ok(done) => done,
-            Err(e) => std::panic::panic_any(e),
+            Err(e) => crate::runtime::panic::panic_would_block_forever(e),
         }
     }
 
@@ -376,7 +376,7 @@ impl<T: Send + 'static> Greenlet<T> {
         }
         while !me.take_switched() {
             if let Err(e) = wait::park(None, "Greenlet::switch") {
-                std::panic::panic_any(e);
+                crate::runtime::panic::panic_would_block_forever(e);
             }
         }
     }

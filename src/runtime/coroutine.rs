@@ -9,6 +9,8 @@ use std::any::Any;
 use std::cell::Cell;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use generator::{Generator, Gn};
 
@@ -21,6 +23,24 @@ const MIN_STACK_SIZE: usize = 16 * 1024;
 
 /// How many idle default-size stacks a hub keeps for reuse.
 const POOL_CAPACITY: usize = 1024;
+
+/// Memory maps left for everything else (heap, libraries, thread stacks,
+/// sockets' buffers...) when stacks approach `vm.max_map_count`: stopping
+/// short of the kernel's limit keeps the rest of the process working.
+const RESERVED_MAPS: usize = 2048;
+
+/// Stacks currently mapped in this process, pooled ones included.
+static MAPPED_STACKS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many stacks may be mapped at once: two maps each (stack and guard
+/// page) within `vm.max_map_count`, minus the reserve.
+fn stack_budget() -> usize {
+    static BUDGET: OnceLock<usize> = OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        let maps = crate::sys::max_map_count().unwrap_or(65530);
+        maps.saturating_sub(RESERVED_MAPS) / 2
+    })
+}
 
 thread_local! {
     /// Set while this thread maps a stack, so that the panic hook stays quiet
@@ -74,10 +94,17 @@ impl Coroutine {
         F: FnOnce() + Send + 'static,
     {
         let words = stack_size / std::mem::size_of::<usize>();
+        if MAPPED_STACKS.fetch_add(1, Ordering::Relaxed) >= stack_budget() {
+            MAPPED_STACKS.fetch_sub(1, Ordering::Relaxed);
+            return Err(stack_error(stack_size));
+        }
         SILENCE_PANICS.with(|s| s.set(true));
         let made = panic::catch_unwind(AssertUnwindSafe(|| Gn::<()>::new_opt(words, body)));
         SILENCE_PANICS.with(|s| s.set(false));
-        let mut co_gen = made.map_err(|_| stack_error(stack_size))?;
+        let mut co_gen = made.map_err(|_| {
+            MAPPED_STACKS.fetch_sub(1, Ordering::Relaxed);
+            stack_error(stack_size)
+        })?;
         // A non-null local pointer makes the generator a coroutine: a panic
         // in it stays in it instead of propagating to the resumer.
         co_gen.set_local_data(tag);
@@ -117,6 +144,12 @@ impl Coroutine {
     }
 }
 
+impl Drop for Coroutine {
+    fn drop(&mut self) {
+        MAPPED_STACKS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 fn is_overflow(payload: &(dyn Any + Send)) -> bool {
     matches!(
         payload.downcast_ref::<generator::Error>(),
@@ -134,11 +167,13 @@ fn stack_error(stack_size: usize) -> io::Error {
     io::Error::new(
         io::ErrorKind::OutOfMemory,
         format!(
-            "cannot map a {} KiB stack for a new coroutine: the kernel refused the mapping. \
-             Each live coroutine uses two memory maps, so Linux's default vm.max_map_count \
-             (65530) allows about 32,700 of them; raise it (sysctl -w vm.max_map_count=N) \
-             or keep fewer coroutines alive",
-            stack_size / 1024
+            "cannot map a {} KiB stack for a new coroutine ({} stacks are mapped). Each \
+             coroutine stack uses two memory maps, and greenstd keeps {RESERVED_MAPS} of the \
+             kernel's vm.max_map_count ({}) for the rest of the process; raise it \
+             (sysctl -w vm.max_map_count=N) or keep fewer coroutines alive",
+            stack_size / 1024,
+            MAPPED_STACKS.load(Ordering::Relaxed),
+            crate::sys::max_map_count().map_or_else(|| "unknown".into(), |n| n.to_string()),
         ),
     )
 }

@@ -257,8 +257,12 @@ impl Hub {
     }
 
     /// Puts `slot` at the front of the ready queue (greenlet `switch`).
+    /// A slot already queued moves to the front rather than being queued
+    /// twice (a second entry would resume it spuriously).
     pub(crate) fn run_next(&self, slot: usize) {
-        self.ready.borrow_mut().push_front(slot);
+        let mut ready = self.ready.borrow_mut();
+        ready.retain(|&s| s != slot);
+        ready.push_front(slot);
     }
 
     pub(crate) fn has_ready(&self) -> bool {

@@ -158,6 +158,8 @@ pub(crate) fn install_hook() {
             }
             if hub::in_coroutine() {
                 report_coroutine_panic(info);
+            } else if let Some(e) = info.payload().downcast_ref::<WouldBlockForever>() {
+                report_thread_panic(info, &e.to_string());
             } else {
                 previous(info);
             }
@@ -165,29 +167,49 @@ pub(crate) fn install_hook() {
     });
 }
 
+/// Raises `e` as a panic from a call that has no error channel.
+pub(crate) fn panic_would_block_forever(e: WouldBlockForever) -> ! {
+    install_hook();
+    panic::panic_any(e)
+}
+
 fn report_coroutine_panic(info: &PanicHookInfo<'_>) {
     let task = hub::current_task();
-    let message = info
-        .payload()
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| info.payload().downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("Box<dyn Any>");
+    let described;
+    let message = match info.payload() {
+        p if p.is::<&str>() => p.downcast_ref::<&str>().copied().unwrap_or_default(),
+        p if p.is::<String>() => p.downcast_ref::<String>().map_or("", String::as_str),
+        p if p.is::<WouldBlockForever>() => {
+            described = p
+                .downcast_ref::<WouldBlockForever>()
+                .map(ToString::to_string);
+            described.as_deref().unwrap_or_default()
+        }
+        _ => "Box<dyn Any>",
+    };
+    report(&format!("coroutine {}", describe(&task)), info, message);
+}
+
+fn report_thread_panic(info: &PanicHookInfo<'_>, message: &str) {
+    let name = std::thread::current()
+        .name()
+        .map_or_else(|| "<unnamed>".to_string(), String::from);
+    report(&format!("thread '{name}'"), info, message);
+}
+
+fn report(who: &str, info: &PanicHookInfo<'_>, message: &str) {
     let location = info
         .location()
         .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
         .unwrap_or_default();
     let backtrace = std::backtrace::Backtrace::capture();
-    let mut report = format!(
-        "\ncoroutine {} panicked at {location}:\n{message}\n",
-        describe(&task)
-    );
+    let mut text = format!("\n{who} panicked at {location}:\n{message}\n");
     if backtrace.status() == std::backtrace::BacktraceStatus::Captured {
-        report.push_str(&format!("stack backtrace:\n{backtrace}\n"));
+        text.push_str(&format!("stack backtrace:\n{backtrace}\n"));
     } else {
-        report.push_str(
+        text.push_str(
             "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n",
         );
     }
-    eprint!("{report}");
+    eprint!("{text}");
 }

@@ -59,3 +59,17 @@ pub(crate) fn poll_fd(fd: RawFd, read: bool, deadline: Option<Instant>) -> io::R
         }
     }
 }
+
+/// The kernel's limit on memory maps per process (`vm.max_map_count`).
+pub(crate) fn max_map_count() -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    {
+        std::fs::read_to_string("/proc/sys/vm/max_map_count")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}

@@ -268,7 +268,7 @@ fn park_until(deadline: Option<Instant>, what: &'static str) {
         return;
     }
     if let Err(e) = wait::park(deadline, what) {
-        std::panic::panic_any(e);
+        crate::runtime::panic::panic_would_block_forever(e);
     }
     task.take_token();
 }

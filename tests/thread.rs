@@ -1,0 +1,525 @@
+//! `greenstd::thread`: each blocking call outside a coroutine, inside one
+//! (shown to yield: another coroutine progressed meanwhile), its timeout
+//! path and its error path.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{PATIENCE, eventually, is_child, run_child};
+use greenstd::thread::{self, Builder};
+
+/// A coroutine that counts while others block; shows that they yielded.
+fn ticker(ticks: &Arc<AtomicUsize>, stop: &Arc<AtomicBool>) -> thread::JoinHandle<()> {
+    let (ticks, stop) = (ticks.clone(), stop.clone());
+    thread::spawn(move || {
+        while !stop.load(Ordering::SeqCst) {
+            ticks.fetch_add(1, Ordering::SeqCst);
+            thread::yield_now();
+        }
+    })
+}
+
+#[test]
+fn spawn_join_returns_the_value() {
+    let h = thread::spawn(|| 40 + 2);
+    assert_eq!(h.join().unwrap(), 42);
+}
+
+#[test]
+fn many_coroutines_join_in_any_order() {
+    let handles: Vec<_> = (0..1000u64).map(|i| thread::spawn(move || i * i)).collect();
+    let sum: u64 = handles.into_iter().rev().map(|h| h.join().unwrap()).sum();
+    assert_eq!(sum, (0..1000u64).map(|i| i * i).sum());
+}
+
+#[test]
+fn coroutine_runs_on_the_spawning_os_thread() {
+    let os = std::thread::current().id();
+    let h = thread::spawn(move || std::thread::current().id() == os);
+    assert!(h.join().unwrap());
+}
+
+#[test]
+fn panic_is_returned_by_join_and_others_keep_running() {
+    let survivor = thread::spawn(|| {
+        thread::sleep(Duration::from_millis(20));
+        "alive"
+    });
+    let n = std::hint::black_box(7);
+    let h = thread::spawn(move || -> u32 { panic!("boom {n}") });
+    let payload = h.join().unwrap_err();
+    assert_eq!(payload.downcast_ref::<String>().unwrap(), "boom 7");
+    assert_eq!(survivor.join().unwrap(), "alive");
+}
+
+#[test]
+fn panic_payload_of_any_type_round_trips() {
+    #[derive(Debug, PartialEq)]
+    struct Custom(u8);
+    let h = thread::spawn(|| std::panic::panic_any(Custom(9)));
+    let payload = h.join().unwrap_err();
+    assert_eq!(payload.downcast_ref::<Custom>(), Some(&Custom(9)));
+}
+
+#[test]
+fn panic_is_reported_with_the_coroutine_name() {
+    if is_child() {
+        let h = Builder::new()
+            .name("reporter".into())
+            .spawn(|| panic!("reported panic"))
+            .unwrap();
+        let _ = h.join();
+        return;
+    }
+    let (ok, stderr) = run_child("panic_is_reported_with_the_coroutine_name");
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("\"reporter\""), "{stderr}");
+    assert!(stderr.contains("panicked at"), "{stderr}");
+    assert!(stderr.contains("reported panic"), "{stderr}");
+}
+
+#[test]
+fn names_ids_and_current() {
+    let h = Builder::new()
+        .name("named".into())
+        .spawn(|| {
+            let me = thread::current();
+            (me.id(), me.name().map(String::from), me.to_string())
+        })
+        .unwrap();
+    let expected_id = h.thread().id();
+    assert_eq!(h.thread().name(), Some("named"));
+    let (id, name, shown) = h.join().unwrap();
+    assert_eq!(id, expected_id);
+    assert_eq!(name.as_deref(), Some("named"));
+    assert!(shown.starts_with("<Greenlet \"named\" #"), "{shown}");
+    assert_ne!(thread::current().id(), id);
+    let unnamed = thread::spawn(|| thread::current().name().map(String::from));
+    assert_eq!(unnamed.join().unwrap(), None);
+}
+
+#[test]
+fn thread_context_has_the_os_thread_name() {
+    let h = std::thread::Builder::new()
+        .name("os-worker".into())
+        .spawn(|| thread::current().name().map(String::from))
+        .unwrap();
+    assert_eq!(h.join().unwrap().as_deref(), Some("os-worker"));
+}
+
+#[test]
+fn ids_are_unique() {
+    let handles: Vec<_> = (0..100)
+        .map(|_| thread::spawn(|| thread::current().id()))
+        .collect();
+    let mut ids: Vec<_> = handles
+        .into_iter()
+        .map(|h| format!("{:?}", h.join().unwrap()))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 100);
+}
+
+#[test]
+#[should_panic(expected = "thread name may not contain interior null bytes")]
+fn builder_rejects_nul_in_name() {
+    let _ = Builder::new().name("a\0b".into()).spawn(|| ());
+}
+
+#[test]
+fn builder_stack_size_is_honoured() {
+    // Recursion that needs ~1 MiB of stack.
+    fn deep(n: usize) -> usize {
+        let buf = [n as u8; 1024];
+        std::hint::black_box(&buf);
+        if n == 0 { 0 } else { 1 + deep(n - 1) }
+    }
+    let h = Builder::new()
+        .stack_size(4 * 1024 * 1024)
+        .spawn(|| deep(1000))
+        .unwrap();
+    assert_eq!(h.join().unwrap(), 1000);
+    // A tiny request is rounded up to a usable minimum.
+    let tiny = Builder::new().stack_size(1).spawn(|| 5).unwrap();
+    assert_eq!(tiny.join().unwrap(), 5);
+}
+
+#[test]
+fn stack_overflow_names_the_coroutine_and_spares_the_others() {
+    if is_child() {
+        fn recurse(n: u64) -> u64 {
+            let buf = [n; 256];
+            std::hint::black_box(&buf);
+            if n == u64::MAX {
+                return 0;
+            }
+            recurse(n + 1) + buf[0]
+        }
+        let bystander = thread::spawn(|| {
+            thread::sleep(Duration::from_millis(50));
+            "bystander finished"
+        });
+        let h = Builder::new()
+            .name("deep-diver".into())
+            .stack_size(64 * 1024)
+            .spawn(|| recurse(0))
+            .unwrap();
+        let err = h.join().unwrap_err();
+        let overflow = err.downcast_ref::<greenstd::StackOverflow>().unwrap();
+        eprintln!("join said: {overflow}");
+        eprintln!("{}", bystander.join().unwrap());
+        return;
+    }
+    let (ok, stderr) = run_child("stack_overflow_names_the_coroutine_and_spares_the_others");
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("\"deep-diver\""), "{stderr}");
+    assert!(stderr.contains("overflowed its stack"), "{stderr}");
+    assert!(
+        stderr.contains("join said: <Greenlet \"deep-diver\""),
+        "{stderr}"
+    );
+    assert!(stderr.contains("bystander finished"), "{stderr}");
+}
+
+#[test]
+fn is_finished_reports_the_end() {
+    let h = thread::spawn(|| thread::sleep(Duration::from_millis(10)));
+    assert!(!h.is_finished());
+    assert!(eventually(|| h.is_finished()));
+    h.join().unwrap();
+}
+
+#[test]
+fn sleep_inside_a_coroutine_yields() {
+    let ticks = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let t = ticker(&ticks, &stop);
+    let sleeper = {
+        let ticks = ticks.clone();
+        thread::spawn(move || {
+            let before = ticks.load(Ordering::SeqCst);
+            thread::sleep(Duration::from_millis(20));
+            ticks.load(Ordering::SeqCst) - before
+        })
+    };
+    let progressed = sleeper.join().unwrap();
+    stop.store(true, Ordering::SeqCst);
+    t.join().unwrap();
+    assert!(
+        progressed > 0,
+        "the ticker made no progress during the sleep"
+    );
+}
+
+#[test]
+fn sleep_lasts_at_least_the_duration() {
+    for &ms in &[0u64, 1, 15] {
+        let d = Duration::from_millis(ms);
+        let start = Instant::now();
+        thread::sleep(d); // thread, no coroutines: std's sleep
+        assert!(start.elapsed() >= d);
+        let h = thread::spawn(move || {
+            let start = Instant::now();
+            thread::sleep(d);
+            start.elapsed()
+        });
+        assert!(h.join().unwrap() >= d);
+    }
+}
+
+#[test]
+fn many_sleepers_overlap() {
+    let start = Instant::now();
+    let handles: Vec<_> = (0..2000)
+        .map(|_| thread::spawn(|| thread::sleep(Duration::from_millis(50))))
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    // Sequential sleeps would take 100 s; overlapping ones well under that.
+    assert!(start.elapsed() < PATIENCE);
+}
+
+#[test]
+fn yield_now_interleaves_coroutines() {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let handles: Vec<_> = (0..2)
+        .map(|id| {
+            let log = log.clone();
+            thread::spawn(move || {
+                for step in 0..3 {
+                    log.lock().unwrap().push((id, step));
+                    thread::yield_now();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let log = log.lock().unwrap();
+    assert_eq!(*log, [(0, 0), (1, 0), (0, 1), (1, 1), (0, 2), (1, 2)]);
+}
+
+#[test]
+fn yield_now_outside_runs_ready_coroutines() {
+    let h = thread::spawn(|| 1);
+    thread::yield_now();
+    assert!(h.is_finished());
+    thread::yield_now(); // and with none ready: std's yield
+}
+
+#[test]
+fn park_consumes_an_earlier_unpark() {
+    thread::current().unpark();
+    thread::park(); // returns at once
+    let h = thread::spawn(|| {
+        thread::current().unpark();
+        thread::park();
+        "done"
+    });
+    assert_eq!(h.join().unwrap(), "done");
+}
+
+#[test]
+fn park_inside_a_coroutine_yields_until_unparked() {
+    let ticks = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let t = ticker(&ticks, &stop);
+    let woken = Arc::new(AtomicBool::new(false));
+    let parked = {
+        let (ticks, woken) = (ticks.clone(), woken.clone());
+        thread::spawn(move || {
+            let before = ticks.load(Ordering::SeqCst);
+            while !woken.load(Ordering::SeqCst) {
+                thread::park();
+            }
+            ticks.load(Ordering::SeqCst) - before
+        })
+    };
+    let waker = {
+        let (target, woken) = (parked.thread().clone(), woken.clone());
+        thread::spawn(move || {
+            thread::sleep(Duration::from_millis(10));
+            woken.store(true, Ordering::SeqCst);
+            target.unpark();
+        })
+    };
+    waker.join().unwrap();
+    let progressed = parked.join().unwrap();
+    stop.store(true, Ordering::SeqCst);
+    t.join().unwrap();
+    assert!(progressed > 0);
+}
+
+#[test]
+fn park_timeout_returns_after_the_timeout() {
+    let d = Duration::from_millis(10);
+    let start = Instant::now();
+    thread::park_timeout(d);
+    assert!(start.elapsed() >= d);
+    let h = thread::spawn(move || {
+        let start = Instant::now();
+        thread::park_timeout(d);
+        start.elapsed()
+    });
+    assert!(h.join().unwrap() >= d);
+}
+
+#[test]
+fn unpark_from_another_os_thread_wakes_a_coroutine() {
+    let woken = Arc::new(AtomicBool::new(false));
+    let w = woken.clone();
+    let parked = thread::spawn(move || {
+        while !w.load(Ordering::SeqCst) {
+            thread::park();
+        }
+    });
+    let target = parked.thread().clone();
+    let os = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(10));
+        woken.store(true, Ordering::SeqCst);
+        target.unpark();
+    });
+    parked.join().unwrap();
+    os.join().unwrap();
+}
+
+#[test]
+fn unpark_from_a_coroutine_wakes_a_parked_os_thread() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let os = std::thread::spawn(move || {
+        tx.send(thread::current()).unwrap();
+        thread::park_timeout(PATIENCE);
+        "woken"
+    });
+    let target = rx.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(10));
+    thread::spawn(move || target.unpark()).join().unwrap();
+    assert_eq!(os.join().unwrap(), "woken");
+}
+
+#[test]
+fn join_from_another_os_thread() {
+    let h = thread::spawn(|| {
+        thread::sleep(Duration::from_millis(10));
+        7
+    });
+    let joiner = std::thread::spawn(move || h.join().unwrap());
+    // This thread's hub must run for the coroutine to progress.
+    let keep_hub_busy = thread::spawn(move || {
+        while !joiner.is_finished() {
+            thread::sleep(Duration::from_millis(1));
+        }
+        joiner.join().unwrap()
+    });
+    assert_eq!(keep_hub_busy.join().unwrap(), 7);
+}
+
+#[test]
+fn coroutines_of_two_os_threads_stay_apart() {
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(|| {
+                let os = std::thread::current().id();
+                let hs: Vec<_> = (0..50)
+                    .map(|_| {
+                        thread::spawn(move || {
+                            thread::sleep(Duration::from_millis(1));
+                            std::thread::current().id() == os
+                        })
+                    })
+                    .collect();
+                hs.into_iter().all(|h| h.join().unwrap())
+            })
+        })
+        .collect();
+    for w in workers {
+        assert!(w.join().unwrap());
+    }
+}
+
+#[test]
+fn scope_borrows_and_joins_everything() {
+    let mut counter = 0;
+    let data = [1, 2, 3];
+    let len = thread::scope(|s| {
+        s.spawn(|| {
+            thread::sleep(Duration::from_millis(5));
+            counter += data.iter().sum::<i32>();
+        });
+        let h = s.spawn(|| data.len());
+        h.join().unwrap()
+    });
+    assert_eq!(len, 3);
+    assert_eq!(counter, 6);
+}
+
+#[test]
+fn scope_panics_for_an_unjoined_panicking_coroutine() {
+    let r = std::panic::catch_unwind(|| {
+        thread::scope(|s| {
+            s.spawn(|| panic!("scoped"));
+        })
+    });
+    let payload = r.unwrap_err();
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"a scoped thread panicked")
+    );
+    // Joined: handled, no panic.
+    thread::scope(|s| assert!(s.spawn(|| panic!("joined")).join().is_err()));
+}
+
+#[test]
+fn scope_inside_a_coroutine() {
+    let h = thread::spawn(|| {
+        let mut v = vec![0; 4];
+        thread::scope(|s| {
+            for (i, slot) in v.iter_mut().enumerate() {
+                s.spawn(move || {
+                    thread::sleep(Duration::from_millis(1));
+                    *slot = i * 10;
+                });
+            }
+        });
+        v
+    });
+    assert_eq!(h.join().unwrap(), [0, 10, 20, 30]);
+}
+
+#[test]
+fn spawn_inside_a_coroutine_and_nested_joins() {
+    let h = thread::spawn(|| {
+        let inner = thread::spawn(|| thread::spawn(|| 3).join().unwrap() + 2);
+        inner.join().unwrap() + 1
+    });
+    assert_eq!(h.join().unwrap(), 6);
+}
+
+#[test]
+fn panicking_is_per_coroutine() {
+    struct Probe(Arc<AtomicBool>);
+    impl Drop for Probe {
+        fn drop(&mut self) {
+            self.0.store(thread::panicking(), Ordering::SeqCst);
+        }
+    }
+    let seen = Arc::new(AtomicBool::new(false));
+    let s = seen.clone();
+    let h = thread::spawn(move || {
+        let _probe = Probe(s);
+        panic!("unwind");
+    });
+    assert!(h.join().is_err());
+    assert!(seen.load(Ordering::SeqCst));
+    assert!(!thread::panicking());
+    assert!(!thread::spawn(thread::panicking).join().unwrap());
+}
+
+#[test]
+fn coroutines_left_at_thread_exit_unwind() {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let d = dropped.clone();
+    std::thread::spawn(move || {
+        struct Guard(Arc<AtomicBool>);
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let h = thread::spawn(move || {
+            let _g = Guard(d);
+            thread::park(); // never unparked
+        });
+        thread::yield_now(); // let it start and park
+        drop(h);
+    })
+    .join()
+    .unwrap();
+    assert!(dropped.load(Ordering::SeqCst));
+}
+
+#[test]
+fn available_parallelism_is_std_s() {
+    assert_eq!(
+        thread::available_parallelism().unwrap(),
+        std::thread::available_parallelism().unwrap()
+    );
+}
+
+#[test]
+fn thread_local_is_shared_by_the_coroutines_of_a_thread() {
+    std::thread_local!(static COUNT: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
+    let hs: Vec<_> = (0..10)
+        .map(|_| thread::spawn(|| COUNT.with(|c| c.set(c.get() + 1))))
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    assert_eq!(COUNT.with(std::cell::Cell::get), 10);
+}
