@@ -140,11 +140,12 @@ impl Builder {
     }
 
     fn check_name(&self) {
-        if let Some(name) = &self.options.name {
-            assert!(
-                !name.contains('\0'),
-                "thread name may not contain interior null bytes"
-            );
+        if let Some(name) = &self.options.name
+            && name.contains('\0')
+        {
+            // The same panic, message included, as std's.
+            let _ = std::ffi::CString::new(name.as_bytes())
+                .expect("thread name may not contain interior null bytes");
         }
     }
 }

@@ -1,0 +1,256 @@
+//! The parity check: std's public items per module against greenstd's.
+//!
+//! Each std item is in a table as provided (and then its signature is
+//! checked at compile time below) or not provided with a reason. The test
+//! reads the list of std's stable items (functions, types and methods) from
+//! the toolchain's own documentation and fails on any item the table does
+//! not cover, so a new std release cannot add an item unnoticed.
+
+use std::path::PathBuf;
+
+/// Whether greenstd provides a std item.
+#[derive(Debug, Clone, Copy)]
+enum Status {
+    Provided,
+    NotProvided(&'static str),
+}
+use Status::{NotProvided, Provided};
+
+/// `std::thread`: items as `kind.name`, methods as `Type::method`.
+const THREAD: &[(&str, Status)] = &[
+    ("fn.available_parallelism", Provided),
+    ("fn.current", Provided),
+    ("fn.panicking", Provided),
+    ("fn.park", Provided),
+    ("fn.park_timeout", Provided),
+    ("fn.park_timeout_ms", Provided),
+    ("fn.scope", Provided),
+    ("fn.sleep", Provided),
+    ("fn.sleep_ms", Provided),
+    ("fn.spawn", Provided),
+    ("fn.yield_now", Provided),
+    ("struct.AccessError", Provided),
+    ("struct.Builder", Provided),
+    ("struct.JoinHandle", Provided),
+    ("struct.LocalKey", Provided),
+    ("struct.Scope", Provided),
+    ("struct.ScopedJoinHandle", Provided),
+    ("struct.Thread", Provided),
+    ("struct.ThreadId", Provided),
+    ("type.Result", Provided),
+    ("Builder::new", Provided),
+    ("Builder::name", Provided),
+    ("Builder::stack_size", Provided),
+    ("Builder::spawn", Provided),
+    ("Builder::spawn_unchecked", Provided),
+    ("Builder::spawn_scoped", Provided),
+    ("Thread::unpark", Provided),
+    ("Thread::id", Provided),
+    ("Thread::name", Provided),
+    ("JoinHandle::thread", Provided),
+    ("JoinHandle::join", Provided),
+    ("JoinHandle::is_finished", Provided),
+    (
+        "JoinHandle::as_pthread_t",
+        NotProvided("JoinHandleExt: a coroutine has no pthread of its own"),
+    ),
+    (
+        "JoinHandle::into_pthread_t",
+        NotProvided("JoinHandleExt: a coroutine has no pthread of its own"),
+    ),
+    (
+        "JoinHandle::as_handle",
+        NotProvided("Windows only; greenstd supports Unix"),
+    ),
+    (
+        "JoinHandle::as_raw_handle",
+        NotProvided("Windows only; greenstd supports Unix"),
+    ),
+    (
+        "JoinHandle::into_raw_handle",
+        NotProvided("Windows only; greenstd supports Unix"),
+    ),
+    ("ScopedJoinHandle::thread", Provided),
+    ("ScopedJoinHandle::join", Provided),
+    ("ScopedJoinHandle::is_finished", Provided),
+    ("Scope::spawn", Provided),
+    ("LocalKey::with", Provided),
+    ("LocalKey::try_with", Provided),
+    ("LocalKey::set", Provided),
+    ("LocalKey::get", Provided),
+    ("LocalKey::take", Provided),
+    ("LocalKey::replace", Provided),
+    ("LocalKey::with_borrow", Provided),
+    ("LocalKey::with_borrow_mut", Provided),
+];
+
+/// Compile-time proof that every provided item exists with std's signature.
+#[allow(deprecated, clippy::type_complexity)]
+fn _signatures() {
+    use greenstd::thread::{self, Builder, JoinHandle, Scope, ScopedJoinHandle, Thread, ThreadId};
+    use std::time::Duration;
+
+    let _: fn() -> std::io::Result<std::num::NonZero<usize>> = thread::available_parallelism;
+    let _: fn() -> Thread = thread::current;
+    let _: fn() -> bool = thread::panicking;
+    let _: fn() = thread::park;
+    let _: fn(Duration) = thread::park_timeout;
+    let _: fn(u32) = thread::park_timeout_ms;
+    let _: fn(Duration) = thread::sleep;
+    let _: fn(u32) = thread::sleep_ms;
+    let _: fn() = thread::yield_now;
+    let _: fn(fn() -> u8) -> JoinHandle<u8> = thread::spawn::<fn() -> u8, u8>;
+    let _: fn(_) -> u8 = thread::scope::<for<'s> fn(&'s Scope<'s, '_>) -> u8, u8>;
+    let _: fn() -> Builder = Builder::new;
+    let _: fn(Builder, String) -> Builder = Builder::name;
+    let _: fn(Builder, usize) -> Builder = Builder::stack_size;
+    let _: fn(Builder, fn() -> u8) -> std::io::Result<JoinHandle<u8>> = Builder::spawn;
+    let _: unsafe fn(Builder, fn() -> u8) -> std::io::Result<JoinHandle<u8>> =
+        Builder::spawn_unchecked;
+    fn scoped<'s, 'e>(s: &'s Scope<'s, 'e>) -> std::io::Result<()> {
+        let h: ScopedJoinHandle<'s, u8> = Builder::new().spawn_scoped(s, || 1u8)?;
+        let _: &Thread = h.thread();
+        let _: bool = h.is_finished();
+        let _: thread::Result<u8> = h.join();
+        let h2: ScopedJoinHandle<'s, ()> = s.spawn(|| ());
+        drop(h2);
+        Ok(())
+    }
+    let _ = scoped;
+    let _: fn(&Thread) = Thread::unpark;
+    let _: fn(&Thread) -> ThreadId = Thread::id;
+    let _: fn(&Thread) -> Option<&str> = Thread::name;
+    let _: fn(&JoinHandle<u8>) -> &Thread = JoinHandle::thread;
+    let _: fn(JoinHandle<u8>) -> thread::Result<u8> = JoinHandle::join;
+    let _: fn(&JoinHandle<u8>) -> bool = JoinHandle::is_finished;
+    let _: Option<thread::AccessError> = None;
+    let _: Option<&thread::LocalKey<u8>> = None;
+    fn assert_traits<T: Send + Sync + Clone + std::fmt::Debug>() {}
+    assert_traits::<Thread>();
+    fn assert_id<T: Copy + Eq + std::hash::Hash + std::fmt::Debug + Send + Sync>() {}
+    assert_id::<ThreadId>();
+    fn assert_handle<T: Send + Sync + std::fmt::Debug>() {}
+    assert_handle::<JoinHandle<u8>>();
+    assert_handle::<Builder>();
+}
+
+/// The std documentation folder of the toolchain, if installed.
+fn std_docs() -> Option<PathBuf> {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = std::process::Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()?;
+    let sysroot = String::from_utf8(out.stdout).ok()?;
+    let dir = PathBuf::from(sysroot.trim()).join("share/doc/rust/html/std");
+    dir.is_dir().then_some(dir)
+}
+
+/// The stable items and methods of `std::<module>`, read from the docs.
+fn stable_items(docs: &std::path::Path, module: &str) -> Vec<String> {
+    let dir = docs.join(module);
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("module docs") {
+        let file = entry.unwrap().file_name().into_string().unwrap();
+        let Some(item) = file.strip_suffix(".html") else {
+            continue;
+        };
+        if ![
+            "fn.",
+            "struct.",
+            "enum.",
+            "type.",
+            "trait.",
+            "macro.",
+            "constant.",
+        ]
+        .iter()
+        .any(|p| item.starts_with(p))
+        {
+            continue;
+        }
+        let page = std::fs::read_to_string(dir.join(&file)).unwrap();
+        let head = &page[..page.find("id=\"implementations\"").unwrap_or(page.len())];
+        let item_unstable =
+            head.contains("class=\"stab unstable\"") && !head.contains("title=\"Stable since");
+        if item_unstable && item.starts_with("fn.") {
+            continue;
+        }
+        if item.starts_with("fn.") || !item_unstable {
+            found.push(item.to_string());
+        }
+        if let Some(ty) = item.strip_prefix("struct.") {
+            found.extend(
+                stable_methods(&page)
+                    .into_iter()
+                    .map(|m| format!("{ty}::{m}")),
+            );
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Inherent and platform-extension methods marked stable on a type page.
+fn stable_methods(page: &str) -> Vec<String> {
+    let trait_impls = page
+        .find("id=\"trait-implementations\"")
+        .unwrap_or(page.len());
+    let mut methods = Vec::new();
+    let mut rest = page;
+    while let Some(at) = rest.find("id=\"method.") {
+        let offset = page.len() - rest.len() + at;
+        let tail = &rest[at + "id=\"method.".len()..];
+        let anchor: String = tail.chars().take_while(|&c| c != '"').collect();
+        // rustdoc numbers the anchors of same-named methods: `set-1`.
+        let name = match anchor.rsplit_once('-') {
+            Some((base, n)) if n.chars().all(|c| c.is_ascii_digit()) => base.to_string(),
+            _ => anchor,
+        };
+        let section_end = tail.find("id=\"method.").unwrap_or(tail.len());
+        let section = &tail[..section_end];
+        let stable = section.contains("title=\"Stable since") && !section.contains("stab unstable");
+        let extension = [
+            "as_pthread_t",
+            "into_pthread_t",
+            "as_handle",
+            "as_raw_handle",
+            "into_raw_handle",
+        ]
+        .contains(&name.as_str());
+        if stable && (offset < trait_impls || extension) {
+            methods.push(name);
+        }
+        rest = tail;
+    }
+    methods.sort();
+    methods.dedup();
+    methods
+}
+
+fn check_module(module: &str, table: &[(&str, Status)]) {
+    let Some(docs) = std_docs() else {
+        eprintln!(
+            "std docs not installed (rustup component add rust-docs): checked the table only"
+        );
+        return;
+    };
+    let missing: Vec<String> = stable_items(&docs, module)
+        .into_iter()
+        .filter(|item| !table.iter().any(|(name, _)| name == item))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "std::{module} items neither provided nor listed with a reason: {missing:#?}"
+    );
+    for (name, status) in table {
+        if let NotProvided(reason) = status {
+            assert!(!reason.is_empty(), "{name} needs a reason");
+        }
+    }
+}
+
+#[test]
+fn thread_parity() {
+    check_module("thread", THREAD);
+}
