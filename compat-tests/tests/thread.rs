@@ -105,7 +105,7 @@ case!(thread_handles_are_clone_and_debug, |thread| {
 
 case!(scope_borrows_locals, |thread| {
     let mut total = 0;
-    let words = vec!["a", "bb", "ccc"];
+    let words = ["a", "bb", "ccc"];
     let lens = thread::scope(|s| {
         let hs: Vec<_> = words.iter().map(|w| s.spawn(move || w.len())).collect();
         s.spawn(|| total += 10);
