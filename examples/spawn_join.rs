@@ -38,10 +38,17 @@ fn main() {
         }
     }
     let delay = sleep.then(|| Duration::from_millis(u64::from(delay_ms)));
-    let n = count;
-    let g1 = thread::spawn(move || f(n, delay));
-    let g2 = thread::spawn(move || f(n, delay));
-    let g3 = thread::spawn(move || f(n, delay));
+    // gevent shows each greenlet as `<Greenlet at 0x...: f(5)>`; the name
+    // plays that part here.
+    let spawn = || {
+        thread::Builder::new()
+            .name(format!("f({count})"))
+            .spawn(move || f(count, delay))
+            .expect("spawn a coroutine")
+    };
+    let g1 = spawn();
+    let g2 = spawn();
+    let g3 = spawn();
     g1.join().unwrap();
     g2.join().unwrap();
     g3.join().unwrap();

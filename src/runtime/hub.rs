@@ -9,7 +9,7 @@ use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::io;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,10 @@ use super::timer::{TimerKey, Timers};
 
 /// The token of the hub's own waker.
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
+
+/// How many batches of ready coroutines the hub runs between two polls
+/// for I/O while coroutines stay runnable (Go's scheduler uses 61).
+const POLL_INTERVAL: u32 = 61;
 
 /// How long a thread waits with nothing at all to do before it checks
 /// whether anything could ever wake it.
@@ -69,6 +73,8 @@ pub(crate) fn current_task() -> Arc<Task> {
 pub(crate) struct Remote {
     hub_id: u64,
     injected: Mutex<Vec<usize>>,
+    /// Whether `injected` may be non-empty; spares the hub a lock per turn.
+    pending: AtomicBool,
     waker: Waker,
 }
 
@@ -84,6 +90,7 @@ impl Remote {
         let was_empty = {
             let mut queue = self.injected.lock().unwrap_or_else(|e| e.into_inner());
             queue.push(slot);
+            self.pending.store(true, Ordering::Release);
             queue.len() == 1
         };
         if was_empty {
@@ -170,6 +177,7 @@ impl Hub {
             remote: Arc::new(Remote {
                 hub_id: id,
                 injected: Mutex::new(Vec::new()),
+                pending: AtomicBool::new(false),
                 waker,
             }),
             poll: RefCell::new(poll),
@@ -349,21 +357,24 @@ impl Hub {
     }
 
     fn absorb_injected(&self) {
+        if !self.remote.pending.load(Ordering::Acquire) {
+            return;
+        }
         let mut injected = self
             .remote
             .injected
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if !injected.is_empty() {
-            self.ready.borrow_mut().extend(injected.drain(..));
-        }
+        self.remote.pending.store(false, Ordering::Release);
+        self.ready.borrow_mut().extend(injected.drain(..));
     }
 
-    fn fire_timers(&self) {
+    fn fire_timers(&self, now: Instant) {
+        if self.timers.borrow().next_deadline().is_none_or(|d| d > now) {
+            return;
+        }
         let mut expired = self.expired.borrow_mut();
-        self.timers
-            .borrow_mut()
-            .expire(Instant::now(), &mut expired);
+        self.timers.borrow_mut().expire(now, &mut expired);
         for task in expired.drain(..) {
             task.wake();
         }
@@ -400,6 +411,7 @@ impl Hub {
         what: &'static str,
     ) -> Result<(), WouldBlockForever> {
         let mut idle_since: Option<Instant> = None;
+        let mut busy_batches = 0;
         loop {
             if task.take_notification() {
                 return Ok(());
@@ -413,7 +425,14 @@ impl Hub {
             if deadline.is_some_and(|d| d <= now) {
                 return Ok(());
             }
-            self.fire_timers();
+            self.fire_timers(now);
+            if self.has_ready() && busy_batches < POLL_INTERVAL {
+                // Runnable coroutines are waiting: run them before polling,
+                // but poll now and then so I/O and other threads get in.
+                busy_batches += 1;
+                continue;
+            }
+            busy_batches = 0;
             let next_timer = self.timers.borrow().next_deadline();
             let wake_at = match (deadline, next_timer) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -454,7 +473,7 @@ impl Hub {
     /// thread's `yield_now`).
     pub(crate) fn run_once(&self) {
         self.absorb_injected();
-        self.fire_timers();
+        self.fire_timers(Instant::now());
         let _ = self.poll(Some(Duration::ZERO));
         self.run_ready(&|| false);
     }
@@ -474,7 +493,7 @@ impl Hub {
         }
         for _ in 0..3 {
             self.absorb_injected();
-            self.fire_timers();
+            self.fire_timers(Instant::now());
             if self.run_ready(&|| false) == 0 {
                 break;
             }
