@@ -523,3 +523,51 @@ fn thread_local_is_shared_by_the_coroutines_of_a_thread() {
     }
     assert_eq!(COUNT.with(std::cell::Cell::get), 10);
 }
+
+/// Every blocking call of this module, made inside a coroutine, lets a
+/// ticking coroutine progress while it blocks.
+#[test]
+fn every_blocking_call_yields_inside_a_coroutine() {
+    type Call = fn();
+    let calls: [(&str, Call); 6] = [
+        ("sleep", || thread::sleep(Duration::from_millis(10))),
+        ("park_timeout", || {
+            thread::park_timeout(Duration::from_millis(10))
+        }),
+        ("join", || {
+            thread::spawn(|| thread::sleep(Duration::from_millis(10)))
+                .join()
+                .unwrap()
+        }),
+        ("scope", || {
+            thread::scope(|s| {
+                s.spawn(|| thread::sleep(Duration::from_millis(10)));
+            })
+        }),
+        ("Greenlet::join_timeout", || {
+            let g = greenstd::spawn(|| thread::sleep(Duration::from_secs(3600)));
+            assert!(!g.join_timeout(Duration::from_millis(10)));
+            g.kill();
+        }),
+        ("with_timeout(park)", || {
+            assert!(greenstd::with_timeout(Duration::from_millis(10), thread::park).is_err())
+        }),
+    ];
+    for (name, call) in calls {
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let t = ticker(&ticks, &stop);
+        let probe = {
+            let ticks = ticks.clone();
+            thread::spawn(move || {
+                let before = ticks.load(Ordering::SeqCst);
+                call();
+                ticks.load(Ordering::SeqCst) - before
+            })
+        };
+        let progressed = probe.join().unwrap();
+        stop.store(true, Ordering::SeqCst);
+        t.join().unwrap();
+        assert!(progressed > 0, "{name} did not yield");
+    }
+}

@@ -1,11 +1,16 @@
 //! Waiting for a file descriptor's readiness.
 //!
-//! Sockets stay non-blocking at the OS level. A facade tries its syscall
-//! first and calls [`Registration::wait`] only on `WouldBlock`. The first
-//! wait registers the fd (edge-triggered, both directions) with the hub of
-//! the waiting thread; a wait from another thread's hub moves it there.
-//! Events set readiness bits and wake the waiters; a wait consumes the bit
-//! of its direction and tells the caller to retry.
+//! Sockets stay non-blocking at the OS level. A facade runs its syscall
+//! through [`Registration::io`]: the syscall is tried first; on
+//! `WouldBlock` the caller waits for the next readiness event in that
+//! direction and tries again. The first wait registers the fd
+//! (edge-triggered, both directions) with the hub of the waiting thread; a
+//! wait from another thread's hub moves it there.
+//!
+//! Events are counted, not stored as flags: the caller notes the count
+//! before its syscall and, after `WouldBlock`, waits only if no event
+//! arrived since. So an event that lands during the syscall is never lost,
+//! and several waiters on one fd all retry after each event.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -27,14 +32,11 @@ pub enum Direction {
     Write,
 }
 
-const READ: u8 = 1;
-const WRITE: u8 = 2;
-
 impl Direction {
-    fn bit(self) -> u8 {
+    fn index(self) -> usize {
         match self {
-            Direction::Read => READ,
-            Direction::Write => WRITE,
+            Direction::Read => 0,
+            Direction::Write => 1,
         }
     }
 }
@@ -49,9 +51,9 @@ struct Link {
 
 #[derive(Debug, Default)]
 struct State {
-    ready: u8,
-    readers: Vec<Arc<Task>>,
-    writers: Vec<Arc<Task>>,
+    /// Events seen per direction.
+    ticks: [u64; 2],
+    waiters: [Vec<Arc<Task>>; 2],
     link: Option<Link>,
 }
 
@@ -65,16 +67,15 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn on_event(&self, bits: u8) {
+    fn on_event(&self, read: bool, write: bool) {
         let woken = {
             let mut state = self.lock();
-            state.ready |= bits;
             let mut woken = Vec::new();
-            if bits & READ != 0 {
-                woken.append(&mut state.readers);
-            }
-            if bits & WRITE != 0 {
-                woken.append(&mut state.writers);
+            for (dir, hit) in [(0, read), (1, write)] {
+                if hit {
+                    state.ticks[dir] += 1;
+                    woken.append(&mut state.waiters[dir]);
+                }
             }
             woken
         };
@@ -126,14 +127,11 @@ impl IoTable {
         let Some(shared) = self.entries.get(event.token().0).and_then(Weak::upgrade) else {
             return;
         };
-        let mut bits = 0;
-        if event.is_readable() || event.is_read_closed() || event.is_error() {
-            bits |= READ;
-        }
-        if event.is_writable() || event.is_write_closed() || event.is_error() {
-            bits |= WRITE;
-        }
-        shared.on_event(bits);
+        let error = event.is_error();
+        shared.on_event(
+            event.is_readable() || event.is_read_closed() || error,
+            event.is_writable() || event.is_write_closed() || error,
+        );
     }
 }
 
@@ -154,14 +152,41 @@ impl Registration {
         }
     }
 
-    /// Waits until `fd` may be ready in `direction` or `deadline` passes.
-    /// Returns `Ok(true)` when the caller should retry its syscall, and
-    /// `Ok(false)` when the deadline passed first.
+    /// Runs `op` (a non-blocking syscall on the fd) until it does not
+    /// fail with `WouldBlock`, waiting for readiness in `direction` between
+    /// tries. `Interrupted` is retried too.
     ///
     /// # Errors
-    /// An error from registering the fd with the poller, or `Deadlock` from a
-    /// thread's context when nothing could ever make the fd ready.
-    pub fn wait(&self, direction: Direction, deadline: Option<Instant>) -> io::Result<bool> {
+    /// `op`'s error; `TimedOut` when `deadline` passes first; an error from
+    /// registering the fd; `Deadlock` from a thread's context when nothing
+    /// could ever make the fd ready.
+    pub fn io<T>(
+        &self,
+        direction: Direction,
+        deadline: Option<Instant>,
+        mut op: impl FnMut() -> io::Result<T>,
+    ) -> io::Result<T> {
+        loop {
+            let tick = self.tick(direction);
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+            if !self.wait(direction, tick, deadline)? {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
+        }
+    }
+
+    fn tick(&self, direction: Direction) -> u64 {
+        self.shared.lock().ticks[direction.index()]
+    }
+
+    /// Waits until an event in `direction` newer than `tick` arrives, or
+    /// `deadline` passes. Returns `Ok(true)` when the caller should retry
+    /// its syscall, `Ok(false)` when the deadline passed first.
+    fn wait(&self, direction: Direction, tick: u64, deadline: Option<Instant>) -> io::Result<bool> {
         if !hub::in_coroutine() && Hub::existing().is_none_or(|h| h.live() == 0) {
             return crate::sys::poll_fd(self.fd, direction == Direction::Read, deadline);
         }
@@ -171,25 +196,21 @@ impl Registration {
             shared: &self.shared,
             me: &me,
         };
+        let dir = direction.index();
         loop {
             {
                 let mut state = self.shared.lock();
-                if state.ready & direction.bit() != 0 {
-                    state.ready &= !direction.bit();
+                if state.ticks[dir] != tick {
                     return Ok(true);
                 }
                 if state.link.as_ref().is_none_or(|l| l.hub_id != hub.id()) {
                     self.link_to(&hub, &mut state)?;
-                    // Edge-triggered registration may not report a state
-                    // that already holds: let the caller retry once.
+                    // The new registration may have missed a state that
+                    // already holds: let the caller retry once.
                     return Ok(true);
                 }
-                let list = match direction {
-                    Direction::Read => &mut state.readers,
-                    Direction::Write => &mut state.writers,
-                };
-                if !list.iter().any(|t| Arc::ptr_eq(t, &me)) {
-                    list.push(me.clone());
+                if !state.waiters[dir].iter().any(|t| Arc::ptr_eq(t, &me)) {
+                    state.waiters[dir].push(me.clone());
                 }
             }
             if deadline.is_some_and(|d| d <= Instant::now()) {
@@ -246,7 +267,143 @@ struct Unregister<'a> {
 impl Drop for Unregister<'_> {
     fn drop(&mut self) {
         let mut state = self.shared.lock();
-        state.readers.retain(|t| !Arc::ptr_eq(t, self.me));
-        state.writers.retain(|t| !Arc::ptr_eq(t, self.me));
+        for list in &mut state.waiters {
+            list.retain(|t| !Arc::ptr_eq(t, self.me));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    fn pair() -> (UnixStream, UnixStream) {
+        let (a, b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        b.set_nonblocking(true).unwrap();
+        (a, b)
+    }
+
+    fn read_some(
+        sock: &mut UnixStream,
+        reg: &Registration,
+        deadline: Option<Instant>,
+    ) -> io::Result<usize> {
+        let mut buf = [0u8; 64];
+        reg.io(Direction::Read, deadline, || sock.read(&mut buf))
+    }
+
+    #[test]
+    fn a_coroutine_waits_for_readability_while_others_run() {
+        let (mut a, mut b) = pair();
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let t = ticks.clone();
+        let reader = crate::thread::spawn(move || {
+            let reg = Registration::new(a.as_raw_fd());
+            let before = t.load(Ordering::SeqCst);
+            let n = read_some(&mut a, &reg, None).unwrap();
+            (n, t.load(Ordering::SeqCst) - before)
+        });
+        let t = ticks.clone();
+        let writer = crate::thread::spawn(move || {
+            for _ in 0..5 {
+                t.fetch_add(1, Ordering::SeqCst);
+                crate::thread::sleep(Duration::from_millis(2));
+            }
+            b.write_all(b"hello").unwrap();
+            b
+        });
+        let _b = writer.join().unwrap();
+        let (n, progressed) = reader.join().unwrap();
+        assert_eq!(n, 5);
+        assert!(progressed >= 5);
+    }
+
+    #[test]
+    fn the_deadline_ends_a_wait() {
+        let (mut a, _b) = pair();
+        let h = crate::thread::spawn(move || {
+            let reg = Registration::new(a.as_raw_fd());
+            let deadline = Instant::now() + Duration::from_millis(10);
+            let r = read_some(&mut a, &reg, Some(deadline));
+            (r.unwrap_err().kind(), Instant::now() >= deadline)
+        });
+        assert_eq!(h.join().unwrap(), (io::ErrorKind::TimedOut, true));
+    }
+
+    #[test]
+    fn a_thread_without_coroutines_polls_the_fd_alone() {
+        let (mut a, mut b) = pair();
+        let reg = Registration::new(a.as_raw_fd());
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(10));
+            b.write_all(b"x").unwrap();
+            b
+        });
+        assert_eq!(read_some(&mut a, &reg, None).unwrap(), 1);
+        let _b = writer.join().unwrap();
+        let deadline = Instant::now() + Duration::from_millis(5);
+        let r = read_some(&mut a, &reg, Some(deadline));
+        assert_eq!(r.unwrap_err().kind(), io::ErrorKind::TimedOut);
+    }
+
+    #[test]
+    fn a_registration_moves_to_the_hub_of_another_thread() {
+        let (mut a, b) = pair();
+        let reg = Registration::new(a.as_raw_fd());
+        let (mut b, reg, mut a) = crate::thread::spawn(move || {
+            let mut b = b;
+            b.write_all(b"1").unwrap();
+            read_some(&mut a, &reg, None).unwrap();
+            (b, reg, a)
+        })
+        .join()
+        .unwrap();
+        let other = std::thread::spawn(move || {
+            crate::thread::spawn(move || {
+                b.write_all(b"2").unwrap();
+                let n = read_some(&mut a, &reg, None).unwrap();
+                drop(reg);
+                n
+            })
+            .join()
+            .unwrap()
+        });
+        assert_eq!(other.join().unwrap(), 1);
+    }
+
+    #[test]
+    fn several_readers_of_one_fd_share_the_data() {
+        let (a, mut b) = pair();
+        let a = Arc::new(a);
+        let reg = Arc::new(Registration::new(a.as_raw_fd()));
+        let total = Arc::new(AtomicUsize::new(0));
+        let hs: Vec<_> = (0..3)
+            .map(|_| {
+                let (a, reg, total) = (a.clone(), reg.clone(), total.clone());
+                crate::thread::spawn(move || {
+                    let mut buf = [0u8; 1];
+                    let n = reg
+                        .io(Direction::Read, None, || (&*a).read(&mut buf))
+                        .unwrap();
+                    total.fetch_add(n, Ordering::SeqCst);
+                })
+            })
+            .collect();
+        crate::thread::yield_now();
+        // One byte at a time, with the readers parked in between.
+        for _ in 0..3 {
+            b.write_all(b"!").unwrap();
+            crate::thread::sleep(Duration::from_millis(2));
+        }
+        for h in hs {
+            h.join().unwrap();
+        }
+        assert_eq!(total.load(Ordering::SeqCst), 3);
     }
 }
