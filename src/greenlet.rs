@@ -522,3 +522,35 @@ pub fn with_timeout<T>(duration: Duration, f: impl FnOnce() -> T) -> Result<T, E
         Err(payload) => resume_unwind(payload),
     }
 }
+
+/// Runs `f` on greenstd's blocking pool (a few OS threads) and returns its
+/// result, parking only the calling coroutine meanwhile; gevent's
+/// `threadpool.apply`. For calls that cannot be made cooperative: a C
+/// library, a crate doing its own blocking I/O, heavy computation.
+///
+/// On a thread without coroutines it simply calls `f`. `f` may borrow from
+/// the caller: the call does not return (nor unwind on a kill or timeout)
+/// before `f` has finished.
+///
+/// # Panics
+/// Resumes `f`'s panic in the caller.
+///
+/// # Examples
+/// ```
+/// let data = vec![3, 1, 2];
+/// let g = greenstd::spawn(move || {
+///     greenstd::spawn_blocking(|| {
+///         let mut sorted = data.clone();
+///         sorted.sort();
+///         sorted
+///     })
+/// });
+/// assert_eq!(g.get().unwrap(), [1, 2, 3]);
+/// ```
+pub fn spawn_blocking<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send,
+    T: Send,
+{
+    runtime::pool::run_blocking(f)
+}

@@ -72,11 +72,13 @@ mod sys;
 
 pub mod generator;
 pub mod greenlet;
+pub mod net;
 pub mod thread;
 pub mod time;
 
 pub use greenlet::{
-    Elapsed, Greenlet, Timeout, current, joinall, kill, spawn, spawn_later, with_timeout,
+    Elapsed, Greenlet, Timeout, current, joinall, kill, spawn, spawn_blocking, spawn_later,
+    with_timeout,
 };
 pub use runtime::panic::{Killed, StackOverflow, TimeoutExpired, WouldBlockForever};
 pub use thread::{sleep, yield_now};

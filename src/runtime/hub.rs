@@ -518,7 +518,7 @@ impl Task {
 
 /// Whether some other thread exists that could still wake this one.
 pub(crate) fn others_could_wake() -> bool {
-    crate::sys::os_thread_count().is_none_or(|n| n > 1)
+    crate::sys::os_thread_count().is_none_or(|n| n > 1 + super::pool::idle_threads())
 }
 
 /// Runs at thread exit, before the hub itself is destroyed.

@@ -14,6 +14,7 @@
 
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
@@ -51,14 +52,15 @@ struct Link {
 
 #[derive(Debug, Default)]
 struct State {
-    /// Events seen per direction.
-    ticks: [u64; 2],
     waiters: [Vec<Arc<Task>>; 2],
     link: Option<Link>,
 }
 
 #[derive(Debug, Default)]
 struct Shared {
+    /// Events seen per direction; changed only with `state` locked, read
+    /// without the lock before each syscall.
+    ticks: [AtomicU64; 2],
     state: Mutex<State>,
 }
 
@@ -73,7 +75,7 @@ impl Shared {
             let mut woken = Vec::new();
             for (dir, hit) in [(0, read), (1, write)] {
                 if hit {
-                    state.ticks[dir] += 1;
+                    self.ticks[dir].fetch_add(1, Ordering::AcqRel);
                     woken.append(&mut state.waiters[dir]);
                 }
             }
@@ -156,31 +158,28 @@ impl Registration {
     /// fail with `WouldBlock`, waiting for readiness in `direction` between
     /// tries. `Interrupted` is retried too.
     ///
+    /// Returns `Ok(None)` when `deadline` passed first.
+    ///
     /// # Errors
-    /// `op`'s error; `TimedOut` when `deadline` passes first; an error from
-    /// registering the fd; `Deadlock` from a thread's context when nothing
-    /// could ever make the fd ready.
+    /// `op`'s error; an error from registering the fd; `Deadlock` from a
+    /// thread's context when nothing could ever make the fd ready.
     pub fn io<T>(
         &self,
         direction: Direction,
         deadline: Option<Instant>,
         mut op: impl FnMut() -> io::Result<T>,
-    ) -> io::Result<T> {
+    ) -> io::Result<Option<T>> {
         loop {
-            let tick = self.tick(direction);
+            let tick = self.shared.ticks[direction.index()].load(Ordering::Acquire);
             match op() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => return other,
+                other => return other.map(Some),
             }
             if !self.wait(direction, tick, deadline)? {
-                return Err(io::ErrorKind::TimedOut.into());
+                return Ok(None);
             }
         }
-    }
-
-    fn tick(&self, direction: Direction) -> u64 {
-        self.shared.lock().ticks[direction.index()]
     }
 
     /// Waits until an event in `direction` newer than `tick` arrives, or
@@ -200,7 +199,7 @@ impl Registration {
         loop {
             {
                 let mut state = self.shared.lock();
-                if state.ticks[dir] != tick {
+                if self.shared.ticks[dir].load(Ordering::Acquire) != tick {
                     return Ok(true);
                 }
                 if state.link.as_ref().is_none_or(|l| l.hub_id != hub.id()) {
@@ -295,7 +294,8 @@ mod tests {
         deadline: Option<Instant>,
     ) -> io::Result<usize> {
         let mut buf = [0u8; 64];
-        reg.io(Direction::Read, deadline, || sock.read(&mut buf))
+        reg.io(Direction::Read, deadline, || sock.read(&mut buf))?
+            .ok_or_else(|| io::ErrorKind::TimedOut.into())
     }
 
     #[test]

@@ -5,10 +5,9 @@
 
 pub(crate) mod coroutine;
 pub(crate) mod hub;
-// The fd readiness wait; its user, `greenstd::net`, comes with issue #3.
-#[allow(dead_code)]
 pub(crate) mod io;
 pub(crate) mod panic;
+pub(crate) mod pool;
 pub(crate) mod scope;
 pub(crate) mod task;
 pub(crate) mod timer;

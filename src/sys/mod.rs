@@ -73,3 +73,14 @@ pub(crate) fn max_map_count() -> Option<usize> {
         None
     }
 }
+
+/// The error std gives on Unix when a socket's `SO_RCVTIMEO` or
+/// `SO_SNDTIMEO` expires: `EAGAIN`, of kind `WouldBlock`.
+pub(crate) fn socket_timeout_error() -> io::Error {
+    io::Error::from_raw_os_error(libc::EAGAIN)
+}
+
+/// Whether a non-blocking `connect` is under way (`EINPROGRESS`).
+pub(crate) fn is_connect_in_progress(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::EINPROGRESS)
+}
