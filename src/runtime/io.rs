@@ -390,6 +390,7 @@ mod tests {
                     let mut buf = [0u8; 1];
                     let n = reg
                         .io(Direction::Read, None, || (&*a).read(&mut buf))
+                        .unwrap()
                         .unwrap();
                     total.fetch_add(n, Ordering::SeqCst);
                 })
