@@ -71,6 +71,22 @@ pub struct Incoming<'a> {
     listener: &'a TcpListener,
 }
 
+/// The listen backlog of greenstd's listeners (see `TcpListener::bind`).
+const BACKLOG: i32 = 1024;
+
+/// Binds and listens on one address, as std does but with [`BACKLOG`].
+fn listen(addr: &SocketAddr) -> io::Result<std::net::TcpListener> {
+    let socket = Socket::new(
+        Domain::for_address(*addr),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    socket.bind(&(*addr).into())?;
+    socket.listen(BACKLOG)?;
+    Ok(socket.into())
+}
+
 /// Connects one address, waiting at most until `deadline`.
 fn connect_addr(addr: &SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
     let socket = Socket::new(
@@ -324,12 +340,18 @@ impl Write for TcpStream {
 
 impl TcpListener {
     /// Binds a listener to `addr` (the first address that binds), as std:
-    /// `SO_REUSEADDR` set, std's backlog.
+    /// `SO_REUSEADDR` set.
     ///
     /// # Errors
     /// `AddrInUse`, `AddrNotAvailable`, `PermissionDenied`...; as std.
+    ///
+    /// Differences from std: the listen backlog is 1024 (std's is 128).
+    /// One thread's accept loop competes with thousands of coroutines for
+    /// its turns, so bursts of connections need a deeper queue; with 128, a
+    /// burst of a few hundred connects overflows it and the kernel drops or
+    /// resets handshakes.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
-        let listener = each_addr(&addr, |a| std::net::TcpListener::bind(a))?;
+        let listener = each_addr(&addr, listen)?;
         Ok(TcpListener {
             inner: Evented::new(listener)?,
         })
