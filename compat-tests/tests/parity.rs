@@ -12,9 +12,11 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Copy)]
 enum Status {
     Provided,
+    /// std's own item, re-exported (its methods come with it).
+    Reexported,
     NotProvided(&'static str),
 }
-use Status::{NotProvided, Provided};
+use Status::{NotProvided, Provided, Reexported};
 
 /// `std::thread`: items as `kind.name`, methods as `Type::method`.
 const THREAD: &[(&str, Status)] = &[
@@ -84,6 +86,90 @@ const THREAD: &[(&str, Status)] = &[
     ("LocalKey::with_borrow_mut", Provided),
 ];
 
+/// `std::net`.
+const NET: &[(&str, Status)] = &[
+    ("TcpListener::accept", Provided),
+    ("TcpListener::bind", Provided),
+    ("TcpListener::incoming", Provided),
+    ("TcpListener::local_addr", Provided),
+    ("TcpListener::only_v6", Provided),
+    ("TcpListener::set_nonblocking", Provided),
+    ("TcpListener::set_only_v6", Provided),
+    ("TcpListener::set_ttl", Provided),
+    ("TcpListener::take_error", Provided),
+    ("TcpListener::try_clone", Provided),
+    ("TcpListener::ttl", Provided),
+    ("TcpStream::connect", Provided),
+    ("TcpStream::connect_timeout", Provided),
+    ("TcpStream::local_addr", Provided),
+    ("TcpStream::nodelay", Provided),
+    ("TcpStream::peek", Provided),
+    ("TcpStream::peer_addr", Provided),
+    ("TcpStream::read_timeout", Provided),
+    ("TcpStream::set_nodelay", Provided),
+    ("TcpStream::set_nonblocking", Provided),
+    ("TcpStream::set_read_timeout", Provided),
+    ("TcpStream::set_ttl", Provided),
+    ("TcpStream::set_write_timeout", Provided),
+    ("TcpStream::shutdown", Provided),
+    ("TcpStream::take_error", Provided),
+    ("TcpStream::try_clone", Provided),
+    ("TcpStream::ttl", Provided),
+    ("TcpStream::write_timeout", Provided),
+    ("UdpSocket::bind", Provided),
+    ("UdpSocket::broadcast", Provided),
+    ("UdpSocket::connect", Provided),
+    ("UdpSocket::join_multicast_v4", Provided),
+    ("UdpSocket::join_multicast_v6", Provided),
+    ("UdpSocket::leave_multicast_v4", Provided),
+    ("UdpSocket::leave_multicast_v6", Provided),
+    ("UdpSocket::local_addr", Provided),
+    ("UdpSocket::multicast_loop_v4", Provided),
+    ("UdpSocket::multicast_loop_v6", Provided),
+    ("UdpSocket::multicast_ttl_v4", Provided),
+    ("UdpSocket::peek", Provided),
+    ("UdpSocket::peek_from", Provided),
+    ("UdpSocket::peer_addr", Provided),
+    ("UdpSocket::read_timeout", Provided),
+    ("UdpSocket::recv", Provided),
+    ("UdpSocket::recv_from", Provided),
+    ("UdpSocket::send", Provided),
+    ("UdpSocket::send_to", Provided),
+    ("UdpSocket::set_broadcast", Provided),
+    ("UdpSocket::set_multicast_loop_v4", Provided),
+    ("UdpSocket::set_multicast_loop_v6", Provided),
+    ("UdpSocket::set_multicast_ttl_v4", Provided),
+    ("UdpSocket::set_nonblocking", Provided),
+    ("UdpSocket::set_read_timeout", Provided),
+    ("UdpSocket::set_ttl", Provided),
+    ("UdpSocket::set_write_timeout", Provided),
+    ("UdpSocket::take_error", Provided),
+    ("UdpSocket::try_clone", Provided),
+    ("UdpSocket::ttl", Provided),
+    ("UdpSocket::write_timeout", Provided),
+    ("struct.Incoming", Provided),
+    ("struct.TcpListener", Provided),
+    ("struct.TcpStream", Provided),
+    ("struct.UdpSocket", Provided),
+    ("trait.ToSocketAddrs", Provided),
+    ("enum.IpAddr", Reexported),
+    ("enum.Shutdown", Reexported),
+    ("enum.SocketAddr", Reexported),
+    ("struct.AddrParseError", Reexported),
+    ("struct.Ipv4Addr", Reexported),
+    ("struct.Ipv6Addr", Reexported),
+    ("struct.SocketAddrV4", Reexported),
+    ("struct.SocketAddrV6", Reexported),
+    (
+        "enum.Ipv6MulticastScope",
+        NotProvided("unstable in std 1.95"),
+    ),
+    (
+        "struct.IntoIncoming",
+        NotProvided("unstable in std 1.95 (TcpListener::into_incoming)"),
+    ),
+];
+
 /// Compile-time proof that every provided item exists with std's signature.
 #[allow(deprecated, clippy::type_complexity)]
 fn _signatures() {
@@ -132,6 +218,70 @@ fn _signatures() {
     fn assert_handle<T: Send + Sync + std::fmt::Debug>() {}
     assert_handle::<JoinHandle<u8>>();
     assert_handle::<Builder>();
+}
+
+/// Compile-time proof for `net`: std's signatures, traits and conversions.
+#[allow(deprecated, clippy::type_complexity)]
+fn _net_signatures() {
+    use greenstd::net::{
+        Incoming, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket,
+    };
+    use std::io::{self, Read, Write};
+    use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+    use std::time::Duration;
+
+    let _: fn(SocketAddr) -> io::Result<TcpStream> = TcpStream::connect::<SocketAddr>;
+    let _: fn(&'static str) -> io::Result<TcpStream> = TcpStream::connect::<&'static str>;
+    let _: fn(&SocketAddr, Duration) -> io::Result<TcpStream> = TcpStream::connect_timeout;
+    let _: fn(&TcpStream) -> io::Result<SocketAddr> = TcpStream::peer_addr;
+    let _: fn(&TcpStream) -> io::Result<SocketAddr> = TcpStream::local_addr;
+    let _: fn(&TcpStream, Shutdown) -> io::Result<()> = TcpStream::shutdown;
+    let _: fn(&TcpStream) -> io::Result<TcpStream> = TcpStream::try_clone;
+    let _: fn(&TcpStream, Option<Duration>) -> io::Result<()> = TcpStream::set_read_timeout;
+    let _: fn(&TcpStream, Option<Duration>) -> io::Result<()> = TcpStream::set_write_timeout;
+    let _: fn(&TcpStream) -> io::Result<Option<Duration>> = TcpStream::read_timeout;
+    let _: fn(&TcpStream) -> io::Result<Option<Duration>> = TcpStream::write_timeout;
+    let _: fn(&TcpStream, &mut [u8]) -> io::Result<usize> = TcpStream::peek;
+    let _: fn(&TcpStream, bool) -> io::Result<()> = TcpStream::set_nodelay;
+    let _: fn(&TcpStream) -> io::Result<bool> = TcpStream::nodelay;
+    let _: fn(&TcpStream, u32) -> io::Result<()> = TcpStream::set_ttl;
+    let _: fn(&TcpStream) -> io::Result<u32> = TcpStream::ttl;
+    let _: fn(&TcpStream) -> io::Result<Option<io::Error>> = TcpStream::take_error;
+    let _: fn(&TcpStream, bool) -> io::Result<()> = TcpStream::set_nonblocking;
+    let _: fn(SocketAddr) -> io::Result<TcpListener> = TcpListener::bind::<SocketAddr>;
+    let _: fn(&TcpListener) -> io::Result<(TcpStream, SocketAddr)> = TcpListener::accept;
+    let _: fn(&TcpListener) -> Incoming<'_> = TcpListener::incoming;
+    let _: fn(&TcpListener) -> io::Result<TcpListener> = TcpListener::try_clone;
+    let _: fn(&TcpListener, bool) -> io::Result<()> = TcpListener::set_only_v6;
+    let _: fn(&TcpListener) -> io::Result<bool> = TcpListener::only_v6;
+    let _: fn(SocketAddr) -> io::Result<UdpSocket> = UdpSocket::bind::<SocketAddr>;
+    let _: fn(&UdpSocket, &mut [u8]) -> io::Result<(usize, SocketAddr)> = UdpSocket::recv_from;
+    let _: fn(&UdpSocket, &mut [u8]) -> io::Result<(usize, SocketAddr)> = UdpSocket::peek_from;
+    let _: fn(&UdpSocket, &[u8], SocketAddr) -> io::Result<usize> =
+        UdpSocket::send_to::<SocketAddr>;
+    let _: fn(&UdpSocket, &Ipv4Addr, &Ipv4Addr) -> io::Result<()> = UdpSocket::join_multicast_v4;
+    let _: fn(&UdpSocket, &Ipv6Addr, u32) -> io::Result<()> = UdpSocket::join_multicast_v6;
+    let _: fn(&UdpSocket, &Ipv4Addr, &Ipv4Addr) -> io::Result<()> = UdpSocket::leave_multicast_v4;
+    let _: fn(&UdpSocket, &Ipv6Addr, u32) -> io::Result<()> = UdpSocket::leave_multicast_v6;
+    let _: fn(&UdpSocket, SocketAddr) -> io::Result<()> = UdpSocket::connect::<SocketAddr>;
+    let _: fn(&UdpSocket, &[u8]) -> io::Result<usize> = UdpSocket::send;
+    let _: fn(&UdpSocket, &mut [u8]) -> io::Result<usize> = UdpSocket::recv;
+    fn socket_traits<T>()
+    where
+        T: AsFd + AsRawFd + FromRawFd + IntoRawFd + From<OwnedFd> + std::fmt::Debug + Send + Sync,
+        OwnedFd: From<T>,
+    {
+    }
+    socket_traits::<TcpStream>();
+    socket_traits::<TcpListener>();
+    socket_traits::<UdpSocket>();
+    fn rw<T: Read + Write>() {}
+    rw::<TcpStream>();
+    rw::<&TcpStream>();
+    let _: fn(std::net::TcpStream) -> TcpStream = TcpStream::from;
+    let _: fn(TcpStream) -> std::net::TcpStream = std::net::TcpStream::from;
+    let _: fn(std::net::UdpSocket) -> UdpSocket = UdpSocket::from;
+    let _: fn(std::net::TcpListener) -> TcpListener = TcpListener::from;
 }
 
 /// The std documentation folder of the toolchain, if installed.
@@ -235,8 +385,16 @@ fn check_module(module: &str, table: &[(&str, Status)]) {
         );
         return;
     };
+    let reexported = |item: &str| {
+        item.split_once("::").is_some_and(|(ty, _)| {
+            table.iter().any(|(name, status)| {
+                matches!(status, Reexported) && name.split_once('.').is_some_and(|(_, n)| n == ty)
+            })
+        })
+    };
     let missing: Vec<String> = stable_items(&docs, module)
         .into_iter()
+        .filter(|item| !reexported(item))
         .filter(|item| !table.iter().any(|(name, _)| name == item))
         .collect();
     assert!(
@@ -253,4 +411,9 @@ fn check_module(module: &str, table: &[(&str, Status)]) {
 #[test]
 fn thread_parity() {
     check_module("thread", THREAD);
+}
+
+#[test]
+fn net_parity() {
+    check_module("net", NET);
 }

@@ -141,24 +141,32 @@ impl<S: AsFd> Evented<S> {
         self.update(|s| s.nonblocking = nonblocking);
     }
 
+    /// Sets the read timeout. It is also set on the socket (where, the
+    /// socket being non-blocking, it has no effect) so that the getter
+    /// reports the kernel's rounding of it, as std's does.
     pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         check_timeout(timeout)?;
+        socket2::SockRef::from(&self.inner).set_read_timeout(timeout)?;
         self.update(|s| s.read_timeout = timeout);
         Ok(())
     }
 
+    /// Sets the write timeout; see [`set_read_timeout`](Self::set_read_timeout).
     pub(crate) fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         check_timeout(timeout)?;
+        socket2::SockRef::from(&self.inner).set_write_timeout(timeout)?;
         self.update(|s| s.write_timeout = timeout);
         Ok(())
     }
 
-    pub(crate) fn read_timeout(&self) -> Option<Duration> {
-        self.settings().read_timeout
+    /// The read timeout as the socket reports it (std's getter).
+    pub(crate) fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        socket2::SockRef::from(&self.inner).read_timeout()
     }
 
-    pub(crate) fn write_timeout(&self) -> Option<Duration> {
-        self.settings().write_timeout
+    /// The write timeout as the socket reports it (std's getter).
+    pub(crate) fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        socket2::SockRef::from(&self.inner).write_timeout()
     }
 }
 

@@ -218,17 +218,17 @@ impl TcpStream {
     /// The read timeout.
     ///
     /// # Errors
-    /// Never, in greenstd; `io::Result` for std's signature.
+    /// As std.
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.read_timeout())
+        self.inner.read_timeout()
     }
 
     /// The write timeout.
     ///
     /// # Errors
-    /// Never, in greenstd; `io::Result` for std's signature.
+    /// As std.
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.write_timeout())
+        self.inner.write_timeout()
     }
 
     /// Receives data without removing it from the queue.

@@ -114,17 +114,17 @@ impl UdpSocket {
     /// The read timeout.
     ///
     /// # Errors
-    /// Never, in greenstd.
+    /// As std.
     pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.read_timeout())
+        self.inner.read_timeout()
     }
 
     /// The write timeout.
     ///
     /// # Errors
-    /// Never, in greenstd.
+    /// As std.
     pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        Ok(self.inner.write_timeout())
+        self.inner.write_timeout()
     }
 
     /// Sets `SO_BROADCAST`.
