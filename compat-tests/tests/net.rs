@@ -194,11 +194,7 @@ case!(many_concurrent_connections, |net, thread| {
             })
         })
         .collect();
-    let ok = clients
-        .into_iter()
-        .filter(|_| true)
-        .map(|c| c.join().unwrap())
-        .all(|b| b);
+    let ok = clients.into_iter().all(|c| c.join().unwrap());
     server.join().unwrap();
     returned(ok)
 });
