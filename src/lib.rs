@@ -73,6 +73,7 @@ mod sys;
 pub mod generator;
 pub mod greenlet;
 pub mod net;
+pub mod os;
 pub mod thread;
 pub mod time;
 

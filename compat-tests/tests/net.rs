@@ -248,3 +248,62 @@ case!(debug_output_shape, |net| {
         format!("{u:?}").starts_with("UdpSocket { addr: 127.0.0.1:"),
     ))
 });
+
+/// A fresh socket path for a case (each run gets its own).
+fn unix_path(tag: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!("greenstd-compat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(format!(
+        "{tag}-{}.sock",
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    ))
+}
+
+#[test]
+fn unix_stream_cases() {
+    fn with_std() -> compat_tests::Outcome {
+        use std::os::unix::net::{UnixListener, UnixStream};
+        unix_body!(UnixListener, UnixStream, std::thread)
+    }
+    fn with_greenstd() -> compat_tests::Outcome {
+        use greenstd::os::unix::net::{UnixListener, UnixStream};
+        unix_body!(UnixListener, UnixStream, greenstd::thread)
+    }
+    compat_tests::check("unix_stream_cases", with_std, with_greenstd);
+}
+
+macro_rules! unix_body {
+    ($listener:ident, $stream:ident, $thread:path) => {{
+        use $thread as thread;
+        let path = unix_path("stream");
+        let missing = kind($stream::connect(unix_path("missing"))).map(|_| ());
+        let l = $listener::bind(&path).unwrap();
+        let in_use = kind($listener::bind(&path)).map(|_| ());
+        let p = path.clone();
+        let client = thread::spawn(move || {
+            let mut s = $stream::connect(p).unwrap();
+            s.write_all(b"abc").unwrap();
+            s.shutdown(std::net::Shutdown::Write).unwrap();
+            let mut back = Vec::new();
+            s.read_to_end(&mut back).unwrap();
+            back
+        });
+        let (mut s, _) = l.accept().unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        s.write_all(&got).unwrap();
+        drop(s);
+        let back = client.join().unwrap();
+        let (a, _b) = $stream::pair().unwrap();
+        a.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+        let timed_out = kind((&a).read(&mut [0; 1]));
+        let zero = kind(a.set_read_timeout(Some(Duration::ZERO)));
+        a.set_nonblocking(true).unwrap();
+        let nonblocking = kind((&a).read(&mut [0; 1]));
+        std::fs::remove_file(&path).unwrap();
+        returned((missing, in_use, back, timed_out, zero, nonblocking))
+    }};
+}
+use unix_body;

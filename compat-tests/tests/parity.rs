@@ -170,6 +170,89 @@ const NET: &[(&str, Status)] = &[
     ),
 ];
 
+/// `std::os::unix::net`.
+const UNIX_NET: &[(&str, Status)] = &[
+    ("UnixDatagram::bind", Provided),
+    ("UnixDatagram::bind_addr", Provided),
+    ("UnixDatagram::connect", Provided),
+    ("UnixDatagram::connect_addr", Provided),
+    ("UnixDatagram::local_addr", Provided),
+    ("UnixDatagram::pair", Provided),
+    ("UnixDatagram::peer_addr", Provided),
+    ("UnixDatagram::read_timeout", Provided),
+    ("UnixDatagram::recv", Provided),
+    ("UnixDatagram::recv_from", Provided),
+    ("UnixDatagram::send", Provided),
+    ("UnixDatagram::send_to", Provided),
+    ("UnixDatagram::send_to_addr", Provided),
+    ("UnixDatagram::set_nonblocking", Provided),
+    ("UnixDatagram::set_read_timeout", Provided),
+    ("UnixDatagram::set_write_timeout", Provided),
+    ("UnixDatagram::shutdown", Provided),
+    ("UnixDatagram::take_error", Provided),
+    ("UnixDatagram::try_clone", Provided),
+    ("UnixDatagram::unbound", Provided),
+    ("UnixDatagram::write_timeout", Provided),
+    ("UnixListener::accept", Provided),
+    ("UnixListener::bind", Provided),
+    ("UnixListener::bind_addr", Provided),
+    ("UnixListener::incoming", Provided),
+    ("UnixListener::local_addr", Provided),
+    ("UnixListener::set_nonblocking", Provided),
+    ("UnixListener::take_error", Provided),
+    ("UnixListener::try_clone", Provided),
+    ("UnixStream::connect", Provided),
+    ("UnixStream::connect_addr", Provided),
+    ("UnixStream::local_addr", Provided),
+    ("UnixStream::pair", Provided),
+    ("UnixStream::peer_addr", Provided),
+    ("UnixStream::read_timeout", Provided),
+    ("UnixStream::set_nonblocking", Provided),
+    ("UnixStream::set_read_timeout", Provided),
+    ("UnixStream::set_write_timeout", Provided),
+    ("UnixStream::shutdown", Provided),
+    ("UnixStream::take_error", Provided),
+    ("UnixStream::try_clone", Provided),
+    ("UnixStream::write_timeout", Provided),
+    ("struct.Incoming", Provided),
+    ("struct.UnixDatagram", Provided),
+    ("struct.UnixListener", Provided),
+    ("struct.UnixStream", Provided),
+    ("struct.SocketAddr", Reexported),
+    (
+        "struct.Messages",
+        NotProvided("unstable in std 1.95 (ancillary data, peer credentials)"),
+    ),
+    (
+        "struct.ScmCredentials",
+        NotProvided("unstable in std 1.95 (ancillary data, peer credentials)"),
+    ),
+    (
+        "struct.ScmRights",
+        NotProvided("unstable in std 1.95 (ancillary data, peer credentials)"),
+    ),
+    (
+        "struct.UCred",
+        NotProvided("unstable in std 1.95 (ancillary data, peer credentials)"),
+    ),
+    (
+        "struct.SocketAncillary",
+        NotProvided("unstable in std 1.95 (ancillary data, peer credentials)"),
+    ),
+    (
+        "struct.SocketCred",
+        NotProvided("unstable in std 1.95 (ancillary data, peer credentials)"),
+    ),
+    (
+        "enum.AncillaryData",
+        NotProvided("unstable in std 1.95 (ancillary data, peer credentials)"),
+    ),
+    (
+        "enum.AncillaryError",
+        NotProvided("unstable in std 1.95 (ancillary data, peer credentials)"),
+    ),
+];
+
 /// Compile-time proof that every provided item exists with std's signature.
 #[allow(deprecated, clippy::type_complexity)]
 fn _signatures() {
@@ -282,6 +365,24 @@ fn _net_signatures() {
     let _: fn(TcpStream) -> std::net::TcpStream = std::net::TcpStream::from;
     let _: fn(std::net::UdpSocket) -> UdpSocket = UdpSocket::from;
     let _: fn(std::net::TcpListener) -> TcpListener = TcpListener::from;
+}
+
+/// Compile-time proof for `os::unix::net`.
+fn _unix_net_signatures() {
+    use greenstd::os::unix::net::{Incoming, SocketAddr, UnixDatagram, UnixListener, UnixStream};
+    use std::io;
+    use std::path::Path;
+
+    let _: fn(&'static Path) -> io::Result<UnixStream> = UnixStream::connect::<&'static Path>;
+    let _: fn(&SocketAddr) -> io::Result<UnixStream> = UnixStream::connect_addr;
+    let _: fn() -> io::Result<(UnixStream, UnixStream)> = UnixStream::pair;
+    let _: fn(&'static Path) -> io::Result<UnixListener> = UnixListener::bind::<&'static Path>;
+    let _: fn(&UnixListener) -> io::Result<(UnixStream, SocketAddr)> = UnixListener::accept;
+    let _: fn(&UnixListener) -> Incoming<'_> = UnixListener::incoming;
+    let _: fn() -> io::Result<UnixDatagram> = UnixDatagram::unbound;
+    let _: fn(&UnixDatagram, &mut [u8]) -> io::Result<(usize, SocketAddr)> =
+        UnixDatagram::recv_from;
+    let _: fn(&UnixDatagram, &[u8], &SocketAddr) -> io::Result<usize> = UnixDatagram::send_to_addr;
 }
 
 /// The std documentation folder of the toolchain, if installed.
@@ -411,6 +512,11 @@ fn check_module(module: &str, table: &[(&str, Status)]) {
 #[test]
 fn thread_parity() {
     check_module("thread", THREAD);
+}
+
+#[test]
+fn unix_net_parity() {
+    check_module("os/unix/net", UNIX_NET);
 }
 
 #[test]

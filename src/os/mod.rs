@@ -1,0 +1,3 @@
+//! OS-specific items, as [`std::os`].
+
+pub mod unix;

@@ -1,0 +1,3 @@
+//! Unix-specific items, as [`std::os::unix`].
+
+pub mod net;
