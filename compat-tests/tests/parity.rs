@@ -368,6 +368,7 @@ fn _net_signatures() {
 }
 
 /// Compile-time proof for `os::unix::net`.
+#[allow(clippy::type_complexity)]
 fn _unix_net_signatures() {
     use greenstd::os::unix::net::{Incoming, SocketAddr, UnixDatagram, UnixListener, UnixStream};
     use std::io;
