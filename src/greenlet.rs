@@ -263,6 +263,7 @@ impl<T: Send + 'static> Greenlet<T> {
     /// # Panics
     /// With [`WouldBlockForever`] from a thread's own context that nothing
     /// could ever wake (the greenlet was never started, say).
+    #[track_caller]
     pub fn join(&self) {
         self.join_until(None);
     }
@@ -361,6 +362,7 @@ impl<T: Send + 'static> Greenlet<T> {
     /// log.lock().unwrap().push("after");
     /// assert_eq!(*log.lock().unwrap(), ["before", "in greenlet", "after"]);
     /// ```
+    #[track_caller]
     pub fn switch(&self) {
         let me = hub::current_task();
         me.take_switched();

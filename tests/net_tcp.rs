@@ -489,3 +489,31 @@ fn conversions_to_and_from_std_keep_the_mode() {
     assert_eq!(&buf, b"x");
     assert!(format!("{back:?}").starts_with("TcpStream"));
 }
+
+/// Regression: data and the peer's FIN reported by one event made a short
+/// read look like a drained socket, and the next read waited forever for
+/// an event that had already come instead of returning 0.
+#[test]
+fn eof_arriving_with_the_data_is_seen_after_a_short_read() {
+    let (l, addr) = listener();
+    let server = thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut reads = Vec::new();
+        let mut buf = [0; 1024];
+        loop {
+            let n = s.read(&mut buf).unwrap();
+            reads.push(n);
+            if n == 0 {
+                return reads;
+            }
+        }
+    });
+    let client = thread::spawn(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(&[7; 50]).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        s
+    });
+    let _s = client.join().unwrap();
+    assert_eq!(server.join().unwrap(), [50, 0]);
+}

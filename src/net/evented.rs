@@ -109,6 +109,55 @@ impl<S: AsFd> Evented<S> {
         )
     }
 
+    /// A stream read of up to `len` bytes; see `Registration::io_transfer`.
+    pub(crate) fn read_transfer(
+        &self,
+        len: usize,
+        op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let settings = self.settings();
+        self.transfer(
+            Direction::Read,
+            settings.nonblocking,
+            settings.read_timeout,
+            len,
+            op,
+        )
+    }
+
+    /// A stream write of up to `len` bytes; see `Registration::io_transfer`.
+    pub(crate) fn write_transfer(
+        &self,
+        len: usize,
+        op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let settings = self.settings();
+        self.transfer(
+            Direction::Write,
+            settings.nonblocking,
+            settings.write_timeout,
+            len,
+            op,
+        )
+    }
+
+    fn transfer(
+        &self,
+        direction: Direction,
+        nonblocking: bool,
+        timeout: Option<Duration>,
+        len: usize,
+        mut op: impl FnMut(&S) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        if nonblocking {
+            return op(&self.inner);
+        }
+        let deadline = timeout.map(crate::thread::deadline_after);
+        self.registration
+            .io_transfer(direction, deadline, len, || op(&self.inner))?
+            .ok_or_else(crate::sys::socket_timeout_error)
+    }
+
     /// Waits without a timeout of the socket's own, until `deadline`
     /// (`connect`, `accept`): `Ok(None)` when it passed.
     pub(crate) fn wait_until<T>(

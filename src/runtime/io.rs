@@ -14,7 +14,7 @@
 
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
@@ -56,12 +56,30 @@ struct State {
     link: Option<Link>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Shared {
     /// Events seen per direction; changed only with `state` locked, read
     /// without the lock before each syscall.
     ticks: [AtomicU64; 2],
+    /// Per direction, the tick at which a transfer came back short, i.e.
+    /// the socket was drained; `u64::MAX` when not known to be drained.
+    drained_at: [AtomicU64; 2],
+    /// Per direction, whether an event reported the end of the stream or
+    /// an error: then a short transfer proves nothing (the next read
+    /// returns 0 or the error at once) and the shortcut is off for good.
+    closed: [AtomicBool; 2],
     state: Mutex<State>,
+}
+
+impl Default for Shared {
+    fn default() -> Self {
+        Shared {
+            ticks: Default::default(),
+            drained_at: [AtomicU64::new(u64::MAX), AtomicU64::new(u64::MAX)],
+            closed: Default::default(),
+            state: Mutex::default(),
+        }
+    }
 }
 
 impl Shared {
@@ -69,7 +87,13 @@ impl Shared {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn on_event(&self, read: bool, write: bool) {
+    fn on_event(&self, read: bool, write: bool, read_closed: bool, write_closed: bool) {
+        if read_closed {
+            self.closed[0].store(true, Ordering::Release);
+        }
+        if write_closed {
+            self.closed[1].store(true, Ordering::Release);
+        }
         let woken = {
             let mut state = self.lock();
             let mut woken = Vec::new();
@@ -130,9 +154,13 @@ impl IoTable {
             return;
         };
         let error = event.is_error();
+        let read_closed = event.is_read_closed() || error;
+        let write_closed = event.is_write_closed() || error;
         shared.on_event(
-            event.is_readable() || event.is_read_closed() || error,
-            event.is_writable() || event.is_write_closed() || error,
+            event.is_readable() || read_closed,
+            event.is_writable() || write_closed,
+            read_closed,
+            write_closed,
         );
     }
 }
@@ -179,6 +207,47 @@ impl Registration {
             if !self.wait(direction, tick, deadline)? {
                 return Ok(None);
             }
+        }
+    }
+
+    /// As [`io`](Self::io), for a transfer of up to `len` bytes (a stream
+    /// read or write). A transfer that comes back short has drained the
+    /// socket in that direction, so the next one skips the syscall that
+    /// would only fail with `WouldBlock` and waits for the next event at
+    /// once (an event during the short transfer advances the tick and
+    /// cancels the shortcut). Saves one syscall per message under load.
+    pub fn io_transfer(
+        &self,
+        direction: Direction,
+        deadline: Option<Instant>,
+        len: usize,
+        mut op: impl FnMut() -> io::Result<usize>,
+    ) -> io::Result<Option<usize>> {
+        let dir = direction.index();
+        loop {
+            let tick = self.shared.ticks[dir].load(Ordering::Acquire);
+            if self.shared.drained_at[dir].load(Ordering::Acquire) != tick {
+                match op() {
+                    Ok(n) => {
+                        let short = n < len && n > 0;
+                        let drained = if short && !self.shared.closed[dir].load(Ordering::Acquire) {
+                            tick
+                        } else {
+                            u64::MAX
+                        };
+                        self.shared.drained_at[dir].store(drained, Ordering::Release);
+                        return Ok(Some(n));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            if !self.wait(direction, tick, deadline)? {
+                return Ok(None);
+            }
+            // Woken: whatever drained the socket is history now.
+            self.shared.drained_at[dir].store(u64::MAX, Ordering::Release);
         }
     }
 

@@ -168,6 +168,7 @@ pub(crate) fn install_hook() {
 }
 
 /// Raises `e` as a panic from a call that has no error channel.
+#[track_caller]
 pub(crate) fn panic_would_block_forever(e: WouldBlockForever) -> ! {
     install_hook();
     panic::panic_any(e)

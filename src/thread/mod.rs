@@ -240,6 +240,7 @@ pub fn yield_now() {
 /// thread::park();
 /// waker.join().unwrap();
 /// ```
+#[track_caller]
 pub fn park() {
     park_until(None, "thread::park");
 }
@@ -252,6 +253,7 @@ pub fn park() {
 ///
 /// greenstd::thread::park_timeout(Duration::from_millis(1));
 /// ```
+#[track_caller]
 pub fn park_timeout(dur: Duration) {
     park_until(Some(deadline_after(dur)), "thread::park_timeout");
 }
@@ -262,6 +264,7 @@ pub fn park_timeout_ms(ms: u32) {
     park_timeout(Duration::from_millis(u64::from(ms)))
 }
 
+#[track_caller]
 fn park_until(deadline: Option<Instant>, what: &'static str) {
     let task = hub::current_task();
     if task.take_token() {

@@ -1,0 +1,361 @@
+//! Echo benchmark: one echo server written in std style, built with std
+//! and with greenstd imports, beside tokio `current_thread` and may with one
+//! worker. Each server runs in a child process pinned to CPU 0; a mio load
+//! generator pinned to CPU 1 drives it.
+//!
+//! Reports messages per second, p99 round-trip latency, server syscalls per
+//! message (`perf stat -e raw_syscalls:sys_enter`, when perf is available)
+//! and the server's peak RSS, with ratios to tokio.
+//!
+//! Run: `cargo bench --bench echo` (`-- --quick` for 1-second runs).
+
+use std::io::{self, BufRead, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SERVERS: [&str; 4] = ["greenstd", "std", "tokio", "may"];
+
+/// The echo server, written once against std's API; `net` and `spawn` are
+/// the only things that change between builds.
+macro_rules! std_style_echo_server {
+    ($net:path, $spawn:expr) => {{
+        use $net as net;
+        let listener = net::TcpListener::bind("127.0.0.1:0").unwrap();
+        println!("{}", listener.local_addr().unwrap().port());
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            ($spawn)(move || {
+                let _ = stream.set_nodelay(true);
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    if stream.write_all(&buf[..n]).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    }};
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--serve") {
+        serve(&args[i + 1]);
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let duration = if quick {
+        Duration::from_secs(1)
+    } else {
+        Duration::from_secs(3)
+    };
+    let perf = Command::new("perf")
+        .args(["stat", "-e", "raw_syscalls:sys_enter", "true"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    pin_to_cpu(1);
+    let configs = [(1, 64), (100, 64), (1000, 64), (100, 16 * 1024)];
+    println!(
+        "| connections x message | server | msgs/s | p99 latency | syscalls/msg | peak RSS | msgs/s vs tokio |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for (conns, size) in configs {
+        let results: Vec<_> = SERVERS
+            .iter()
+            .map(|server| (*server, run(server, conns, size, duration, perf)))
+            .collect();
+        let tokio_rate = results
+            .iter()
+            .find(|(s, _)| *s == "tokio")
+            .and_then(|(_, r)| r.as_ref().ok())
+            .map(|r| r.rate);
+        for (server, result) in results {
+            match result {
+                Ok(r) => println!(
+                    "| {conns} x {size} B | {server} | {:.0} | {:.0} µs | {} | {} MiB | {} |",
+                    r.rate,
+                    r.p99.as_secs_f64() * 1e6,
+                    r.syscalls_per_msg
+                        .map_or("n/a".into(), |s| format!("{s:.2}")),
+                    r.peak_rss_kib / 1024,
+                    tokio_rate.map_or("-".into(), |t| format!("{:.2}x", r.rate / t)),
+                ),
+                Err(e) => println!("| {conns} x {size} B | {server} | failed: {e} | | | | |"),
+            }
+        }
+    }
+}
+
+struct Outcome {
+    rate: f64,
+    p99: Duration,
+    syscalls_per_msg: Option<f64>,
+    peak_rss_kib: u64,
+}
+
+fn run(
+    server: &str,
+    conns: usize,
+    size: usize,
+    duration: Duration,
+    perf: bool,
+) -> io::Result<Outcome> {
+    let exe = std::env::current_exe()?;
+    let perf_out = std::env::temp_dir().join(format!("greenstd-echo-perf-{}", std::process::id()));
+    let mut cmd = if perf {
+        let mut c = Command::new("perf");
+        c.args(["stat", "-e", "raw_syscalls:sys_enter", "-x,", "-o"])
+            .arg(&perf_out)
+            .arg("--")
+            .arg(&exe);
+        c
+    } else {
+        Command::new(&exe)
+    };
+    let mut child = cmd
+        .args(["--serve", server])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut lines = io::BufReader::new(child.stdout.take().expect("piped")).lines();
+    let port: u16 = lines
+        .next()
+        .ok_or_else(|| io::Error::other("server printed no port"))??
+        .trim()
+        .parse()
+        .map_err(io::Error::other)?;
+    let before = Instant::now();
+    let load = load::generate(port, conns, size, duration);
+    drop(child.stdin.take()); // EOF: the server reports and exits
+    let rss_line = lines.next().transpose()?.unwrap_or_default();
+    child.wait()?;
+    let load = load?;
+    let _ = before;
+    let syscalls = if perf {
+        std::fs::read_to_string(&perf_out)
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find(|l| l.contains("raw_syscalls:sys_enter"))
+                    .and_then(|l| l.split(',').next())
+                    .and_then(|n| n.trim().parse::<f64>().ok())
+            })
+            .map(|n| n / load.messages as f64)
+    } else {
+        None
+    };
+    let _ = std::fs::remove_file(&perf_out);
+    Ok(Outcome {
+        rate: load.messages as f64 / load.elapsed.as_secs_f64(),
+        p99: load.p99,
+        syscalls_per_msg: syscalls,
+        peak_rss_kib: rss_line.trim().parse().unwrap_or(0),
+    })
+}
+
+fn serve(server: &str) {
+    pin_to_cpu(0);
+    // Exit (reporting peak RSS) when the driver closes our stdin.
+    std::thread::spawn(|| {
+        let mut sink = Vec::new();
+        let _ = io::stdin().read_to_end(&mut sink);
+        println!("{}", peak_rss_kib());
+        let _ = io::stdout().flush();
+        std::process::exit(0);
+    });
+    match server {
+        "greenstd" => std_style_echo_server!(greenstd::net, greenstd::thread::spawn),
+        "std" => std_style_echo_server!(std::net, std::thread::spawn),
+        "may" => {
+            may::config().set_workers(1);
+            let go = |f: Box<dyn FnOnce() + Send>| {
+                may::go!(f);
+            };
+            std_style_echo_server!(may::net, |f: _| go(Box::new(f)))
+        }
+        "tokio" => tokio_server(),
+        other => panic!("unknown server {other}"),
+    }
+}
+
+fn tokio_server() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        println!("{}", listener.local_addr().unwrap().port());
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(async move {
+                let _ = stream.set_nodelay(true);
+                let mut buf = vec![0u8; 64 * 1024];
+                loop {
+                    let n = match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    if stream.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn pin_to_cpu(cpu: usize) {
+    // SAFETY: `set` is a zeroed, valid cpu_set_t that outlives both calls;
+    // the size passed is its own.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// A single-threaded mio load generator: each connection sends a message,
+/// waits for the whole echo, records the round trip, and repeats.
+mod load {
+    use std::io::{self, Read, Write};
+    use std::net::SocketAddr;
+    use std::time::{Duration, Instant};
+
+    use mio::net::TcpStream;
+    use mio::{Events, Interest, Poll, Token};
+
+    pub struct Report {
+        pub messages: u64,
+        pub elapsed: Duration,
+        pub p99: Duration,
+    }
+
+    struct Conn {
+        stream: TcpStream,
+        written: usize,
+        read: usize,
+        started: Instant,
+        connected: bool,
+    }
+
+    pub fn generate(
+        port: u16,
+        conns: usize,
+        size: usize,
+        duration: Duration,
+    ) -> io::Result<Report> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut poll = Poll::new()?;
+        let mut events = Events::with_capacity(1024);
+        let message = vec![b'x'; size];
+        let mut buf = vec![0u8; size.max(64 * 1024)];
+        let mut all = Vec::with_capacity(conns);
+        for i in 0..conns {
+            let mut stream = TcpStream::connect(addr)?;
+            poll.registry().register(
+                &mut stream,
+                Token(i),
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+            all.push(Conn {
+                stream,
+                written: 0,
+                read: 0,
+                started: Instant::now(),
+                connected: false,
+            });
+            if i % 64 == 63 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        let mut latencies: Vec<u32> = Vec::with_capacity(1 << 20);
+        let mut messages = 0u64;
+        let mut start = None;
+        let deadline_after_connect = duration;
+        loop {
+            poll.poll(&mut events, Some(Duration::from_millis(100)))?;
+            let now = Instant::now();
+            if start.is_none() && all.iter().all(|c| c.connected) {
+                start = Some(now);
+                latencies.clear();
+                messages = 0;
+            }
+            if let Some(s) = start
+                && now.duration_since(s) >= deadline_after_connect
+            {
+                break;
+            }
+            for event in events.iter() {
+                let c = &mut all[event.token().0];
+                if !c.connected {
+                    if c.stream.peer_addr().is_err() {
+                        continue;
+                    }
+                    c.connected = true;
+                    c.stream.set_nodelay(true)?;
+                    c.started = Instant::now();
+                }
+                // Drive the connection as far as it goes (edge-triggered).
+                loop {
+                    if c.written < size {
+                        match c.stream.write(&message[c.written..]) {
+                            Ok(n) => c.written += n,
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                            Err(e) => return Err(e),
+                        }
+                        continue;
+                    }
+                    match c.stream.read(&mut buf[..size - c.read]) {
+                        Ok(0) => return Err(io::Error::other("server closed")),
+                        Ok(n) => {
+                            c.read += n;
+                            if c.read == size {
+                                let now = Instant::now();
+                                latencies.push(now.duration_since(c.started).as_micros() as u32);
+                                messages += 1;
+                                c.read = 0;
+                                c.written = 0;
+                                c.started = now;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+        }
+        let elapsed = start.map_or(Duration::ZERO, |s| s.elapsed());
+        latencies.sort_unstable();
+        let p99 = latencies
+            .get(latencies.len().saturating_mul(99) / 100)
+            .copied()
+            .unwrap_or(0);
+        Ok(Report {
+            messages,
+            elapsed,
+            p99: Duration::from_micros(u64::from(p99)),
+        })
+    }
+}
