@@ -111,7 +111,68 @@ fn main() {
             }
         }
     }
+    plain_tcp_table(quick);
 }
+
+/// greenstd sockets on threads with no coroutines against std's: the cost
+/// of the "outside" path (try the syscall, `poll(2)` when it would block).
+fn plain_tcp_table(quick: bool) {
+    let trips = sizes(quick).round_trips / 4;
+    println!();
+    println!(
+        "| TCP round trips between two plain OS threads ({trips}, 64 B) | total | per round trip | vs std |"
+    );
+    println!("|---|---|---|---|");
+    let std_time = measure("plain_tcp", "std", quick).map(|(d, _)| d);
+    for rt in ["std", "greenstd"] {
+        match measure("plain_tcp", rt, quick) {
+            Some((d, _)) => println!(
+                "| {rt} | {} | {} | {} |",
+                format_secs(d.as_secs_f64()),
+                format_secs(d.as_secs_f64() / trips as f64),
+                std_time.map_or("-".into(), |t| format!(
+                    "{:.2}x",
+                    d.as_secs_f64() / t.as_secs_f64()
+                ))
+            ),
+            None => println!("| {rt} | failed | - | - |"),
+        }
+    }
+}
+
+macro_rules! plain_tcp {
+    ($name:ident, $net:path) => {
+        fn $name(trips: u64) -> Duration {
+            use std::io::{Read, Write};
+            use $net as net;
+            let listener = net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = std::thread::spawn(move || {
+                let (mut s, _) = listener.accept().unwrap();
+                s.set_nodelay(true).unwrap();
+                let mut buf = [0u8; 64];
+                for _ in 0..trips {
+                    s.read_exact(&mut buf).unwrap();
+                    s.write_all(&buf).unwrap();
+                }
+            });
+            let mut c = net::TcpStream::connect(addr).unwrap();
+            c.set_nodelay(true).unwrap();
+            let mut buf = [7u8; 64];
+            let start = Instant::now();
+            for _ in 0..trips {
+                c.write_all(&buf).unwrap();
+                c.read_exact(&mut buf).unwrap();
+            }
+            let elapsed = start.elapsed();
+            server.join().unwrap();
+            elapsed
+        }
+    };
+}
+
+plain_tcp!(plain_tcp_std, std::net);
+plain_tcp!(plain_tcp_greenstd, greenstd::net);
 
 fn format_secs(s: f64) -> String {
     if s >= 1.0 {
@@ -172,6 +233,8 @@ fn run_case(case: &str, runtime: &str, s: &Sizes) -> Duration {
         ("sleepers", "may") => sleepers_may(s.sleepers, s.naps, s.nap),
         ("sleepers", "tokio") => sleepers_tokio(s.sleepers, s.naps, s.nap),
         ("sleepers", "std") => sleepers_std(s.sleepers, s.naps, s.nap),
+        ("plain_tcp", "greenstd") => plain_tcp_greenstd(s.round_trips / 4),
+        ("plain_tcp", "std") => plain_tcp_std(s.round_trips / 4),
         _ => panic!("unknown case {case}/{runtime}"),
     }
 }
