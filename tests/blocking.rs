@@ -33,7 +33,7 @@ fn a_blocking_call_on_the_pool_lets_other_coroutines_run() {
 #[test]
 fn the_job_may_borrow_and_its_panic_reaches_the_caller() {
     let h = thread::spawn(|| {
-        let words = vec!["a".to_string(), "bb".to_string()];
+        let words = ["a".to_string(), "bb".to_string()];
         let total = greenstd::spawn_blocking(|| words.iter().map(String::len).sum::<usize>());
         let panicked =
             std::panic::catch_unwind(|| greenstd::spawn_blocking(|| panic!("in the pool")));
