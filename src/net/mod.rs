@@ -135,3 +135,127 @@ macro_rules! socket_traits {
     };
 }
 pub(crate) use socket_traits;
+
+/// `Read` and `Write` for a stream socket and for a shared reference to it,
+/// vectored forms included; `flush` has nothing to do.
+macro_rules! stream_io {
+    ($ty:ident) => {
+        impl std::io::Read for &$ty {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let len = buf.len();
+                self.inner
+                    .read_transfer(len, |mut s| std::io::Read::read(&mut s, buf))
+            }
+
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                self.inner
+                    .read(|mut s| std::io::Read::read_vectored(&mut s, bufs))
+            }
+        }
+
+        impl std::io::Write for &$ty {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.inner
+                    .write_transfer(buf.len(), |mut s| std::io::Write::write(&mut s, buf))
+            }
+
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                self.inner
+                    .write(|mut s| std::io::Write::write_vectored(&mut s, bufs))
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        impl std::io::Read for $ty {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                (&*self).read(buf)
+            }
+
+            fn read_vectored(
+                &mut self,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::io::Result<usize> {
+                (&*self).read_vectored(bufs)
+            }
+        }
+
+        impl std::io::Write for $ty {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                (&*self).write(buf)
+            }
+
+            fn write_vectored(&mut self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+                (&*self).write_vectored(bufs)
+            }
+
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use stream_io;
+
+/// The options every greenstd socket with timeouts shares with std: the
+/// read and write timeouts, the non-blocking flag and `take_error`.
+macro_rules! timeout_options {
+    () => {
+        /// Sets the read timeout; a call that waits longer fails with
+        /// `WouldBlock`, as std on Unix. `None` waits forever.
+        ///
+        /// # Errors
+        /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
+        pub fn set_read_timeout(&self, dur: Option<std::time::Duration>) -> std::io::Result<()> {
+            self.inner.set_read_timeout(dur)
+        }
+
+        /// Sets the write timeout, as [`set_read_timeout`](Self::set_read_timeout).
+        ///
+        /// # Errors
+        /// `InvalidInput` for `Some(Duration::ZERO)`, as std.
+        pub fn set_write_timeout(&self, dur: Option<std::time::Duration>) -> std::io::Result<()> {
+            self.inner.set_write_timeout(dur)
+        }
+
+        /// The read timeout, as the kernel rounded it (std's getter).
+        ///
+        /// # Errors
+        /// As std.
+        pub fn read_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+            self.inner.read_timeout()
+        }
+
+        /// The write timeout, as the kernel rounded it (std's getter).
+        ///
+        /// # Errors
+        /// As std.
+        pub fn write_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+            self.inner.write_timeout()
+        }
+
+        /// In non-blocking mode calls fail with `WouldBlock` instead of
+        /// waiting, as std.
+        ///
+        /// # Errors
+        /// Never, in greenstd; `io::Result` for std's signature.
+        pub fn set_nonblocking(&self, nonblocking: bool) -> std::io::Result<()> {
+            self.inner.set_nonblocking(nonblocking);
+            Ok(())
+        }
+
+        /// Takes the pending `SO_ERROR`.
+        ///
+        /// # Errors
+        /// As std.
+        pub fn take_error(&self) -> std::io::Result<Option<std::io::Error>> {
+            self.inner.get_ref().take_error()
+        }
+    };
+}
+pub(crate) use timeout_options;

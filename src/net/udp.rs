@@ -2,7 +2,6 @@
 
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::time::Duration;
 
 use super::ToSocketAddrs;
 use super::addr::each_addr;
@@ -30,6 +29,8 @@ pub struct UdpSocket {
 }
 
 impl UdpSocket {
+    super::timeout_options!();
+
     /// Binds a socket to `addr` (the first address that binds).
     ///
     /// # Errors
@@ -93,38 +94,6 @@ impl UdpSocket {
         Ok(UdpSocket {
             inner: Evented::clone_of(&self.inner, fd)?,
         })
-    }
-
-    /// Sets the read timeout (`WouldBlock` on expiry, as std on Unix).
-    ///
-    /// # Errors
-    /// `InvalidInput` for `Some(Duration::ZERO)`.
-    pub fn set_read_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.inner.set_read_timeout(dur)
-    }
-
-    /// Sets the write timeout.
-    ///
-    /// # Errors
-    /// `InvalidInput` for `Some(Duration::ZERO)`.
-    pub fn set_write_timeout(&self, dur: Option<Duration>) -> io::Result<()> {
-        self.inner.set_write_timeout(dur)
-    }
-
-    /// The read timeout.
-    ///
-    /// # Errors
-    /// As std.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        self.inner.read_timeout()
-    }
-
-    /// The write timeout.
-    ///
-    /// # Errors
-    /// As std.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        self.inner.write_timeout()
     }
 
     /// Sets `SO_BROADCAST`.
@@ -243,14 +212,6 @@ impl UdpSocket {
             .leave_multicast_v6(multiaddr, interface)
     }
 
-    /// Takes the pending `SO_ERROR`.
-    ///
-    /// # Errors
-    /// As std.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.get_ref().take_error()
-    }
-
     /// Connects to `addr` (the first address that connects): `send` and
     /// `recv` then talk to it only.
     ///
@@ -282,15 +243,6 @@ impl UdpSocket {
     /// As `recv`.
     pub fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(|s| s.peek(buf))
-    }
-
-    /// In non-blocking mode calls fail with `WouldBlock` instead of waiting.
-    ///
-    /// # Errors
-    /// Never, in greenstd.
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.inner.set_nonblocking(nonblocking);
-        Ok(())
     }
 }
 

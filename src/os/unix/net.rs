@@ -21,7 +21,7 @@
 
 #![deny(unsafe_code)]
 
-use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::io;
 use std::net::Shutdown;
 use std::path::Path;
 use std::time::Duration;
@@ -101,6 +101,8 @@ fn connect_to(addr: &socket2::SockAddr) -> io::Result<std::os::unix::net::UnixSt
 }
 
 impl UnixStream {
+    crate::net::timeout_options!();
+
     /// Connects to the socket at `path`.
     ///
     /// # Errors
@@ -165,55 +167,6 @@ impl UnixStream {
         self.inner.get_ref().peer_addr()
     }
 
-    /// Sets the read timeout (`WouldBlock` on expiry, as std).
-    ///
-    /// # Errors
-    /// `InvalidInput` for `Some(Duration::ZERO)`.
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.set_read_timeout(timeout)
-    }
-
-    /// Sets the write timeout.
-    ///
-    /// # Errors
-    /// `InvalidInput` for `Some(Duration::ZERO)`.
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.set_write_timeout(timeout)
-    }
-
-    /// The read timeout.
-    ///
-    /// # Errors
-    /// As std.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        self.inner.read_timeout()
-    }
-
-    /// The write timeout.
-    ///
-    /// # Errors
-    /// As std.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        self.inner.write_timeout()
-    }
-
-    /// In non-blocking mode calls fail with `WouldBlock` instead of waiting.
-    ///
-    /// # Errors
-    /// Never, in greenstd.
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.inner.set_nonblocking(nonblocking);
-        Ok(())
-    }
-
-    /// Takes the pending `SO_ERROR`.
-    ///
-    /// # Errors
-    /// As std.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.get_ref().take_error()
-    }
-
     /// Shuts down the read half, the write half or both.
     ///
     /// # Errors
@@ -223,54 +176,7 @@ impl UnixStream {
     }
 }
 
-impl Read for &UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let len = buf.len();
-        self.inner.read_transfer(len, |mut s| s.read(buf))
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        self.inner.read(|mut s| s.read_vectored(bufs))
-    }
-}
-
-impl Write for &UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write_transfer(buf.len(), |mut s| s.write(buf))
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        self.inner.write(|mut s| s.write_vectored(bufs))
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Read for UnixStream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-
-    fn read_vectored(&mut self, bufs: &mut [IoSliceMut<'_>]) -> io::Result<usize> {
-        (&*self).read_vectored(bufs)
-    }
-}
-
-impl Write for UnixStream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        (&*self).write_vectored(bufs)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
+crate::net::stream_io!(UnixStream);
 
 impl UnixListener {
     /// Binds a listener to `path`.
@@ -367,6 +273,8 @@ impl<'a> IntoIterator for &'a UnixListener {
 }
 
 impl UnixDatagram {
+    crate::net::timeout_options!();
+
     /// Binds a datagram socket to `path`.
     ///
     /// # Errors
@@ -488,55 +396,6 @@ impl UnixDatagram {
     /// As std.
     pub fn send(&self, buf: &[u8]) -> io::Result<usize> {
         self.inner.write(|s| s.send(buf))
-    }
-
-    /// Sets the read timeout.
-    ///
-    /// # Errors
-    /// `InvalidInput` for `Some(Duration::ZERO)`.
-    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.set_read_timeout(timeout)
-    }
-
-    /// Sets the write timeout.
-    ///
-    /// # Errors
-    /// `InvalidInput` for `Some(Duration::ZERO)`.
-    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.inner.set_write_timeout(timeout)
-    }
-
-    /// The read timeout.
-    ///
-    /// # Errors
-    /// As std.
-    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
-        self.inner.read_timeout()
-    }
-
-    /// The write timeout.
-    ///
-    /// # Errors
-    /// As std.
-    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
-        self.inner.write_timeout()
-    }
-
-    /// In non-blocking mode calls fail with `WouldBlock` instead of waiting.
-    ///
-    /// # Errors
-    /// Never, in greenstd.
-    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
-        self.inner.set_nonblocking(nonblocking);
-        Ok(())
-    }
-
-    /// Takes the pending `SO_ERROR`.
-    ///
-    /// # Errors
-    /// As std.
-    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
-        self.inner.get_ref().take_error()
     }
 
     /// Shuts down the read half, the write half or both.
