@@ -421,11 +421,15 @@ impl Hub {
             if task.take_notification() {
                 return Ok(());
             }
-            let now = Instant::now();
-            if deadline.is_some_and(|d| d <= now) {
-                return Ok(());
+            // Reading the clock is not free (it is most of a park's cost
+            // on some VMs): only when a deadline or a timer needs it.
+            if deadline.is_some() || !self.timers.borrow().is_empty() {
+                let now = Instant::now();
+                if deadline.is_some_and(|d| d <= now) {
+                    return Ok(());
+                }
+                self.fire_timers(now);
             }
-            self.fire_timers(now);
             if self.has_ready() && busy_batches < POLL_INTERVAL {
                 // Runnable coroutines are waiting: run them before polling,
                 // but poll now and then so I/O and other threads get in.
@@ -433,6 +437,7 @@ impl Hub {
                 continue;
             }
             busy_batches = 0;
+            let now = Instant::now();
             let next_timer = self.timers.borrow().next_deadline();
             let wake_at = match (deadline, next_timer) {
                 (Some(a), Some(b)) => Some(a.min(b)),

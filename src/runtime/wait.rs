@@ -127,7 +127,9 @@ fn deliver_interrupts(task: &Task) {
     if task.take_kill() {
         std::panic::panic_any(Killed);
     }
-    if let Some(expired) = task.take_expired_timeout(Instant::now()) {
+    if task.earliest_timeout().is_some()
+        && let Some(expired) = task.take_expired_timeout(Instant::now())
+    {
         std::panic::panic_any(TimeoutExpired { id: expired.id });
     }
 }
