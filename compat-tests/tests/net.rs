@@ -307,3 +307,25 @@ macro_rules! unix_body {
     }};
 }
 use unix_body;
+
+case!(write_after_peer_reset_fails, |net, thread| {
+    let l = net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let server = thread::spawn(move || drop(l.accept().unwrap()));
+    let mut s = net::TcpStream::connect(addr).unwrap();
+    server.join().unwrap();
+    thread::sleep(Duration::from_millis(20));
+    let mut failure = None;
+    for _ in 0..200 {
+        if let Err(e) = s.write_all(&[0; 1024]) {
+            failure = Some(e.kind());
+            break;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    // Which of the two the first failing write reports depends on timing.
+    returned(matches!(
+        failure,
+        Some(std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset)
+    ))
+});
