@@ -70,6 +70,7 @@
 mod runtime;
 mod sys;
 
+pub mod fs;
 pub mod generator;
 pub mod greenlet;
 pub mod net;

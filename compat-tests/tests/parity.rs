@@ -170,6 +170,83 @@ const NET: &[(&str, Status)] = &[
     ),
 ];
 
+/// `std::fs`.
+const FS: &[(&str, Status)] = &[
+    ("DirBuilder::create", Provided),
+    ("DirBuilder::new", Provided),
+    ("DirBuilder::recursive", Provided),
+    ("DirEntry::file_name", Provided),
+    ("DirEntry::file_type", Provided),
+    ("DirEntry::metadata", Provided),
+    ("DirEntry::path", Provided),
+    ("File::create", Provided),
+    ("File::create_new", Provided),
+    ("File::lock", Provided),
+    ("File::lock_shared", Provided),
+    ("File::metadata", Provided),
+    ("File::open", Provided),
+    ("File::options", Provided),
+    ("File::set_len", Provided),
+    ("File::set_modified", Provided),
+    ("File::set_permissions", Provided),
+    ("File::set_times", Provided),
+    ("File::sync_all", Provided),
+    ("File::sync_data", Provided),
+    ("File::try_clone", Provided),
+    ("File::try_lock", Provided),
+    ("File::try_lock_shared", Provided),
+    ("File::unlock", Provided),
+    ("OpenOptions::append", Provided),
+    ("OpenOptions::create", Provided),
+    ("OpenOptions::create_new", Provided),
+    ("OpenOptions::new", Provided),
+    ("OpenOptions::open", Provided),
+    ("OpenOptions::read", Provided),
+    ("OpenOptions::truncate", Provided),
+    ("OpenOptions::write", Provided),
+    ("fn.canonicalize", Provided),
+    ("fn.copy", Provided),
+    ("fn.create_dir", Provided),
+    ("fn.create_dir_all", Provided),
+    ("fn.exists", Provided),
+    ("fn.hard_link", Provided),
+    ("fn.metadata", Provided),
+    ("fn.read", Provided),
+    ("fn.read_dir", Provided),
+    ("fn.read_link", Provided),
+    ("fn.read_to_string", Provided),
+    ("fn.remove_dir", Provided),
+    ("fn.remove_dir_all", Provided),
+    ("fn.remove_file", Provided),
+    ("fn.rename", Provided),
+    ("fn.set_permissions", Provided),
+    ("fn.soft_link", Provided),
+    ("fn.symlink_metadata", Provided),
+    ("fn.write", Provided),
+    ("struct.DirBuilder", Provided),
+    ("struct.DirEntry", Provided),
+    ("struct.File", Provided),
+    ("struct.OpenOptions", Provided),
+    ("struct.ReadDir", Provided),
+    ("struct.FileTimes", Reexported),
+    ("struct.FileType", Reexported),
+    ("struct.Metadata", Reexported),
+    ("struct.Permissions", Reexported),
+    ("enum.TryLockError", Reexported),
+    (
+        "File::as_handle",
+        NotProvided("Windows only; greenstd supports Unix"),
+    ),
+    (
+        "File::as_raw_handle",
+        NotProvided("Windows only; greenstd supports Unix"),
+    ),
+    (
+        "File::into_raw_handle",
+        NotProvided("Windows only; greenstd supports Unix"),
+    ),
+];
+
 /// `std::os::unix::net`.
 const UNIX_NET: &[(&str, Status)] = &[
     ("UnixDatagram::bind", Provided),
@@ -367,6 +444,65 @@ fn _net_signatures() {
     let _: fn(std::net::TcpListener) -> TcpListener = TcpListener::from;
 }
 
+/// Compile-time proof for `fs`.
+#[allow(deprecated, clippy::type_complexity)]
+fn _fs_signatures() {
+    use greenstd::fs::{
+        self, DirBuilder, DirEntry, File, FileTimes, Metadata, OpenOptions, Permissions, ReadDir,
+        TryLockError,
+    };
+    use std::io::{self, Read, Seek, Write};
+    use std::path::PathBuf;
+    use std::time::SystemTime;
+
+    type P = &'static str;
+    let _: fn(P) -> io::Result<PathBuf> = fs::canonicalize::<P>;
+    let _: fn(P, P) -> io::Result<u64> = fs::copy::<P, P>;
+    let _: fn(P) -> io::Result<()> = fs::create_dir::<P>;
+    let _: fn(P) -> io::Result<()> = fs::create_dir_all::<P>;
+    let _: fn(P) -> io::Result<bool> = fs::exists::<P>;
+    let _: fn(P, P) -> io::Result<()> = fs::hard_link::<P, P>;
+    let _: fn(P) -> io::Result<Metadata> = fs::metadata::<P>;
+    let _: fn(P) -> io::Result<Vec<u8>> = fs::read::<P>;
+    let _: fn(P) -> io::Result<ReadDir> = fs::read_dir::<P>;
+    let _: fn(P) -> io::Result<PathBuf> = fs::read_link::<P>;
+    let _: fn(P) -> io::Result<String> = fs::read_to_string::<P>;
+    let _: fn(P) -> io::Result<()> = fs::remove_dir::<P>;
+    let _: fn(P) -> io::Result<()> = fs::remove_dir_all::<P>;
+    let _: fn(P) -> io::Result<()> = fs::remove_file::<P>;
+    let _: fn(P, P) -> io::Result<()> = fs::rename::<P, P>;
+    let _: fn(P, Permissions) -> io::Result<()> = fs::set_permissions::<P>;
+    let _: fn(P, P) -> io::Result<()> = fs::soft_link::<P, P>;
+    let _: fn(P) -> io::Result<Metadata> = fs::symlink_metadata::<P>;
+    let _: fn(P, &'static [u8]) -> io::Result<()> = fs::write::<P, &'static [u8]>;
+    let _: fn(P) -> io::Result<File> = File::open::<P>;
+    let _: fn(P) -> io::Result<File> = File::create::<P>;
+    let _: fn(P) -> io::Result<File> = File::create_new::<P>;
+    let _: fn() -> OpenOptions = File::options;
+    let _: fn(&File) -> io::Result<()> = File::sync_all;
+    let _: fn(&File) -> io::Result<()> = File::sync_data;
+    let _: fn(&File, u64) -> io::Result<()> = File::set_len;
+    let _: fn(&File) -> io::Result<Metadata> = File::metadata;
+    let _: fn(&File) -> io::Result<File> = File::try_clone;
+    let _: fn(&File, Permissions) -> io::Result<()> = File::set_permissions;
+    let _: fn(&File, FileTimes) -> io::Result<()> = File::set_times;
+    let _: fn(&File, SystemTime) -> io::Result<()> = File::set_modified;
+    let _: fn(&File) -> io::Result<()> = File::lock;
+    let _: fn(&File) -> io::Result<()> = File::lock_shared;
+    let _: fn(&File) -> Result<(), TryLockError> = File::try_lock;
+    let _: fn(&File) -> Result<(), TryLockError> = File::try_lock_shared;
+    let _: fn(&File) -> io::Result<()> = File::unlock;
+    let _: fn(&OpenOptions, P) -> io::Result<File> = OpenOptions::open::<P>;
+    let _: fn(&mut OpenOptions, bool) -> &mut OpenOptions = OpenOptions::read;
+    let _: fn(&DirBuilder, P) -> io::Result<()> = DirBuilder::create::<P>;
+    let _: fn(&DirEntry) -> io::Result<Metadata> = DirEntry::metadata;
+    fn file_traits<T: Read + Write + Seek + std::fmt::Debug + Send + Sync>() {}
+    file_traits::<File>();
+    file_traits::<&File>();
+    fn iter<T: Iterator<Item = io::Result<DirEntry>> + std::fmt::Debug>() {}
+    iter::<ReadDir>();
+}
+
 /// Compile-time proof for `os::unix::net`.
 #[allow(clippy::type_complexity)]
 fn _unix_net_signatures() {
@@ -518,6 +654,11 @@ fn thread_parity() {
 #[test]
 fn unix_net_parity() {
     check_module("os/unix/net", UNIX_NET);
+}
+
+#[test]
+fn fs_parity() {
+    check_module("fs", FS);
 }
 
 #[test]

@@ -1,0 +1,165 @@
+//! `greenstd::fs`: calls outside and inside coroutines (shown to yield),
+//! errors, round trips, large files, directories, kills mid-operation.
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use greenstd::fs;
+use greenstd::thread;
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir()
+        .join(format!("greenstd-fs-tests-{}", std::process::id()))
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn file_calls_inside_a_coroutine_yield() {
+    let dir = scratch("yield");
+    let ticks = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (t, s) = (ticks.clone(), stop.clone());
+    let ticker = thread::spawn(move || {
+        while !s.load(Ordering::SeqCst) {
+            t.fetch_add(1, Ordering::SeqCst);
+            thread::yield_now();
+        }
+    });
+    let t = ticks.clone();
+    let worker = thread::spawn(move || {
+        let before = t.load(Ordering::SeqCst);
+        let path = dir.join("data.bin");
+        let data = vec![5u8; 4 << 20];
+        fs::write(&path, &data).unwrap();
+        let back = fs::read(&path).unwrap();
+        assert_eq!(back, data);
+        t.load(Ordering::SeqCst) - before
+    });
+    let progressed = worker.join().unwrap();
+    stop.store(true, Ordering::SeqCst);
+    ticker.join().unwrap();
+    assert!(progressed > 0);
+}
+
+#[test]
+fn errors_have_std_kinds() {
+    let dir = scratch("errors");
+    let missing = dir.join("missing");
+    assert_eq!(
+        fs::read(&missing).unwrap_err().kind(),
+        io::ErrorKind::NotFound
+    );
+    assert_eq!(
+        fs::File::open(&missing).unwrap_err().kind(),
+        io::ErrorKind::NotFound
+    );
+    assert_eq!(
+        fs::read_dir(&missing).unwrap_err().kind(),
+        io::ErrorKind::NotFound
+    );
+    fs::write(dir.join("file"), b"x").unwrap();
+    assert_eq!(
+        fs::create_dir(dir.join("file")).unwrap_err().kind(),
+        io::ErrorKind::AlreadyExists
+    );
+    assert_eq!(
+        fs::File::create_new(dir.join("file")).unwrap_err().kind(),
+        io::ErrorKind::AlreadyExists
+    );
+    assert_eq!(
+        fs::read_dir(dir.join("file")).unwrap_err().kind(),
+        io::ErrorKind::NotADirectory
+    );
+    assert_eq!(
+        fs::remove_dir(&dir).unwrap_err().kind(),
+        io::ErrorKind::DirectoryNotEmpty
+    );
+    assert!(!fs::exists(&missing).unwrap());
+}
+
+#[test]
+fn read_write_seek_round_trip_in_a_coroutine() {
+    let dir = scratch("seek");
+    let h = thread::spawn(move || {
+        let path = dir.join("f");
+        let mut f = fs::File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(b"0123456789").unwrap();
+        f.seek(SeekFrom::Start(3)).unwrap();
+        let mut three = [0; 3];
+        f.read_exact(&mut three).unwrap();
+        f.set_len(5).unwrap();
+        let len = f.metadata().unwrap().len();
+        f.sync_all().unwrap();
+        (three, len)
+    });
+    assert_eq!(h.join().unwrap(), (*b"345", 5));
+}
+
+#[test]
+fn read_dir_lists_every_entry_in_batches() {
+    let dir = scratch("listing");
+    for i in 0..150 {
+        fs::write(dir.join(format!("f{i:03}")), b"").unwrap();
+    }
+    let d = dir.clone();
+    let names = thread::spawn(move || {
+        let mut names: Vec<String> = fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    })
+    .join()
+    .unwrap();
+    assert_eq!(names.len(), 150);
+    assert_eq!(names[0], "f000");
+    assert_eq!(names[149], "f149");
+}
+
+#[test]
+fn file_writes_from_a_hundred_coroutines() {
+    let dir = scratch("hundred");
+    let hs: Vec<_> = (0..100)
+        .map(|i| {
+            let path = dir.join(format!("c{i}"));
+            thread::spawn(move || {
+                let content = format!("coroutine {i}\n").repeat(100);
+                fs::write(&path, &content).unwrap();
+                fs::read_to_string(&path).unwrap() == content
+            })
+        })
+        .collect();
+    assert!(hs.into_iter().all(|h| h.join().unwrap()));
+}
+
+#[test]
+fn a_kill_during_a_write_leaves_the_write_done() {
+    let dir = scratch("kill");
+    let path = dir.join("big");
+    let p = path.clone();
+    let g = greenstd::spawn(move || {
+        let mut f = fs::File::create(&p).unwrap();
+        let data = vec![1u8; 32 << 20];
+        f.write_all(&data).unwrap();
+        thread::sleep(Duration::from_secs(3600));
+    });
+    thread::sleep(Duration::from_millis(1));
+    g.kill();
+    assert!(g.get().unwrap_err().is::<greenstd::Killed>());
+    // The write either had not started or finished whole: never half done.
+    let len = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    assert!(len == 0 || len == 32 << 20, "{len}");
+}
