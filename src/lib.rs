@@ -75,6 +75,7 @@ pub mod generator;
 pub mod greenlet;
 pub mod net;
 pub mod os;
+pub mod sync;
 pub mod thread;
 pub mod time;
 

@@ -266,3 +266,136 @@ impl Drop for ForgetOnUnwind<'_> {
         }
     }
 }
+
+/// A queue of waiters for a condition that other parties change: the one
+/// wait primitive of `greenstd::sync`. Works for any mix of coroutines and
+/// threads.
+#[derive(Debug, Default)]
+pub(crate) struct WaitQueue {
+    waiters: Mutex<std::collections::VecDeque<Arc<Task>>>,
+}
+
+impl WaitQueue {
+    pub(crate) const fn new() -> Self {
+        WaitQueue {
+            waiters: Mutex::new(std::collections::VecDeque::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<Arc<Task>>> {
+        self.waiters.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits until `ready()` holds or `deadline` passes; returns whether it
+    /// holds. `ready` is re-checked after registering, so no wake-up that
+    /// follows a change of the condition is lost.
+    pub(crate) fn wait_until(
+        &self,
+        deadline: Option<Instant>,
+        what: &'static str,
+        mut ready: impl FnMut() -> bool,
+    ) -> Result<bool, WouldBlockForever> {
+        if ready() {
+            return Ok(true);
+        }
+        let me = hub::current_task();
+        let mut guard = Dequeue {
+            queue: self,
+            me: &me,
+            pass_on: true,
+        };
+        loop {
+            {
+                let mut waiters = self.lock();
+                if !waiters.iter().any(|w| Arc::ptr_eq(w, &me)) {
+                    waiters.push_back(me.clone());
+                }
+            }
+            if ready() {
+                guard.pass_on = false;
+                return Ok(true);
+            }
+            if deadline.is_some_and(|d| d <= Instant::now()) {
+                return Ok(false);
+            }
+            park(deadline, what)?;
+        }
+    }
+
+    /// Registers the caller without waiting yet (a `Condvar` registers
+    /// before it releases the mutex); follow with [`park_registered`].
+    pub(crate) fn register(&self) -> Arc<Task> {
+        let me = hub::current_task();
+        self.lock().push_back(me.clone());
+        me
+    }
+
+    /// Parks a task registered with [`register`] until notified or
+    /// `deadline`; returns whether it was notified (rather than timed out).
+    pub(crate) fn park_registered(
+        &self,
+        me: &Arc<Task>,
+        deadline: Option<Instant>,
+        what: &'static str,
+    ) -> Result<bool, WouldBlockForever> {
+        let mut guard = Dequeue {
+            queue: self,
+            me,
+            pass_on: true,
+        };
+        loop {
+            if !self.lock().iter().any(|w| Arc::ptr_eq(w, me)) {
+                guard.pass_on = false;
+                return Ok(true); // a notify took us off the queue
+            }
+            if deadline.is_some_and(|d| d <= Instant::now()) {
+                return Ok(false);
+            }
+            park(deadline, what)?;
+        }
+    }
+
+    /// Whether anyone waits now.
+    pub(crate) fn has_waiters(&self) -> bool {
+        !self.lock().is_empty()
+    }
+
+    /// Wakes the longest-waiting task.
+    pub(crate) fn notify_one(&self) {
+        let task = self.lock().pop_front();
+        if let Some(task) = task {
+            task.wake();
+        }
+    }
+
+    /// Wakes every waiting task.
+    pub(crate) fn notify_all(&self) {
+        let tasks = std::mem::take(&mut *self.lock());
+        for task in tasks {
+            task.wake();
+        }
+    }
+}
+
+/// Takes a waiter off a [`WaitQueue`] when its wait ends, however it ends.
+/// A waiter that a `notify_one` picked but that leaves without using it
+/// (timed out, killed) passes the notification on, so it is not lost.
+struct Dequeue<'a> {
+    queue: &'a WaitQueue,
+    me: &'a Arc<Task>,
+    pass_on: bool,
+}
+
+impl Drop for Dequeue<'_> {
+    fn drop(&mut self) {
+        let was_queued = {
+            let mut waiters = self.queue.lock();
+            let before = waiters.len();
+            waiters.retain(|w| !Arc::ptr_eq(w, self.me));
+            waiters.len() != before
+        };
+        if self.pass_on && !was_queued {
+            self.queue.notify_one();
+        }
+    }
+}

@@ -1,0 +1,411 @@
+//! Channels, as [`std::sync::mpsc`]: a receiver or a full sender parks the
+//! coroutine; senders and receivers may live on any coroutine or thread.
+//!
+//! ```
+//! use greenstd::sync::mpsc;
+//!
+//! let (tx, rx) = mpsc::channel();
+//! for i in 0..3 {
+//!     let tx = tx.clone();
+//!     greenstd::thread::spawn(move || tx.send(i).unwrap());
+//! }
+//! drop(tx);
+//! let mut got: Vec<i32> = rx.iter().collect(); // ends when all senders are gone
+//! got.sort();
+//! assert_eq!(got, [0, 1, 2]);
+//! ```
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
+
+use crate::runtime::wait::WaitQueue;
+
+struct State<T> {
+    queue: VecDeque<T>,
+    senders: usize,
+    receiver: bool,
+    /// Messages taken by the receiver so far (rendezvous senders wait for
+    /// theirs to be taken).
+    taken: u64,
+    sent: u64,
+}
+
+struct Chan<T> {
+    state: Mutex<State<T>>,
+    receivers: WaitQueue,
+    senders: WaitQueue,
+    /// `None`: unbounded; `Some(0)`: rendezvous.
+    bound: Option<usize>,
+}
+
+impl<T> Chan<T> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The sending half of [`channel`], as [`std::sync::mpsc::Sender`].
+pub struct Sender<T> {
+    chan: Arc<Chan<T>>,
+}
+
+/// The sending half of [`sync_channel`], as [`std::sync::mpsc::SyncSender`].
+pub struct SyncSender<T> {
+    chan: Arc<Chan<T>>,
+}
+
+/// The receiving half of a channel, as [`std::sync::mpsc::Receiver`].
+pub struct Receiver<T> {
+    chan: Arc<Chan<T>>,
+}
+
+/// A blocking iterator over received messages: [`Receiver::iter`].
+#[derive(Debug)]
+pub struct Iter<'a, T: 'a> {
+    rx: &'a Receiver<T>,
+}
+
+/// A non-blocking iterator over pending messages: [`Receiver::try_iter`].
+#[derive(Debug)]
+pub struct TryIter<'a, T: 'a> {
+    rx: &'a Receiver<T>,
+}
+
+/// An owning blocking iterator: `Receiver::into_iter`.
+#[derive(Debug)]
+pub struct IntoIter<T> {
+    rx: Receiver<T>,
+}
+
+fn new_chan<T>(bound: Option<usize>) -> Arc<Chan<T>> {
+    Arc::new(Chan {
+        state: Mutex::new(State {
+            queue: VecDeque::new(),
+            senders: 1,
+            receiver: true,
+            taken: 0,
+            sent: 0,
+        }),
+        receivers: WaitQueue::new(),
+        senders: WaitQueue::new(),
+        bound,
+    })
+}
+
+/// An unbounded channel, as [`std::sync::mpsc::channel`].
+#[must_use]
+pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
+    let chan = new_chan(None);
+    (Sender { chan: chan.clone() }, Receiver { chan })
+}
+
+/// A channel holding at most `bound` messages, as
+/// [`std::sync::mpsc::sync_channel`]; `bound` 0 makes every `send` wait
+/// for its message to be received (a rendezvous).
+///
+/// # Examples
+/// ```
+/// let (tx, rx) = greenstd::sync::mpsc::sync_channel(0);
+/// let sender = greenstd::thread::spawn(move || tx.send("handed over").unwrap());
+/// assert_eq!(rx.recv().unwrap(), "handed over");
+/// sender.join().unwrap();
+/// ```
+#[must_use]
+pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
+    let chan = new_chan(Some(bound));
+    (SyncSender { chan: chan.clone() }, Receiver { chan })
+}
+
+fn send_unbounded<T>(chan: &Chan<T>, t: T) -> Result<(), SendError<T>> {
+    {
+        let mut s = chan.lock();
+        if !s.receiver {
+            return Err(SendError(t));
+        }
+        s.queue.push_back(t);
+        s.sent += 1;
+    }
+    chan.receivers.notify_one();
+    Ok(())
+}
+
+/// A bounded send: waits for room, and for a rendezvous also for the
+/// message to be taken.
+#[track_caller]
+fn send_bounded<T>(chan: &Chan<T>, t: T, bound: usize) -> Result<(), SendError<T>> {
+    let room = bound.max(1);
+    let mut item = Some(t);
+    let mut outcome: Option<Result<u64, SendError<T>>> = None;
+    let waited = chan.senders.wait_until(None, "SyncSender::send", || {
+        let mut s = chan.lock();
+        if !s.receiver {
+            outcome = Some(Err(SendError(item.take().expect("unsent"))));
+        } else if s.queue.len() < room {
+            s.queue.push_back(item.take().expect("unsent"));
+            s.sent += 1;
+            outcome = Some(Ok(s.sent));
+        } else {
+            return false;
+        }
+        true
+    });
+    if let Err(e) = waited {
+        crate::runtime::panic::panic_would_block_forever(e);
+    }
+    let ticket = outcome.expect("a successful wait decided")?;
+    chan.receivers.notify_one();
+    if bound > 0 {
+        return Ok(());
+    }
+    let mut returned = None;
+    let waited = chan.senders.wait_until(None, "SyncSender::send", || {
+        let mut s = chan.lock();
+        if s.taken >= ticket {
+            return true;
+        }
+        if !s.receiver {
+            returned = s.queue.pop_back();
+            return true;
+        }
+        false
+    });
+    if let Err(e) = waited {
+        crate::runtime::panic::panic_would_block_forever(e);
+    }
+    returned.map_or(Ok(()), |t| Err(SendError(t)))
+}
+
+impl<T> Sender<T> {
+    /// Sends a message; never waits.
+    ///
+    /// # Errors
+    /// `SendError(t)` if the receiver is gone.
+    pub fn send(&self, t: T) -> Result<(), SendError<T>> {
+        send_unbounded(&self.chan, t)
+    }
+}
+
+impl<T> SyncSender<T> {
+    /// Sends a message, parking while the channel is full (or, for a
+    /// rendezvous channel, until it is received).
+    ///
+    /// # Errors
+    /// `SendError(t)` if the receiver is gone.
+    #[track_caller]
+    pub fn send(&self, t: T) -> Result<(), SendError<T>> {
+        send_bounded(&self.chan, t, self.chan.bound.unwrap_or(usize::MAX))
+    }
+
+    /// Sends a message if there is room now (for a rendezvous channel: if a
+    /// receiver is waiting).
+    ///
+    /// # Errors
+    /// `TrySendError::Full(t)` or `TrySendError::Disconnected(t)`.
+    pub fn try_send(&self, t: T) -> Result<(), TrySendError<T>> {
+        let bound = self.chan.bound.unwrap_or(usize::MAX);
+        {
+            let mut s = self.chan.lock();
+            if !s.receiver {
+                return Err(TrySendError::Disconnected(t));
+            }
+            let room = if bound == 0 {
+                // Only a parked receiver can take a rendezvous message now.
+                usize::from(self.chan.receivers.has_waiters() && s.queue.is_empty())
+            } else {
+                bound
+            };
+            if s.queue.len() >= room {
+                return Err(TrySendError::Full(t));
+            }
+            s.queue.push_back(t);
+            s.sent += 1;
+        }
+        self.chan.receivers.notify_one();
+        Ok(())
+    }
+}
+
+impl<T> Receiver<T> {
+    fn take(&self) -> Result<T, TryRecvError> {
+        let taken = {
+            let mut s = self.chan.lock();
+            match s.queue.pop_front() {
+                Some(t) => {
+                    s.taken += 1;
+                    Ok(t)
+                }
+                None if s.senders == 0 => Err(TryRecvError::Disconnected),
+                None => Err(TryRecvError::Empty),
+            }
+        };
+        if taken.is_ok() && self.chan.bound.is_some() {
+            self.chan.senders.notify_all();
+        }
+        taken
+    }
+
+    /// Takes a pending message without waiting.
+    ///
+    /// # Errors
+    /// `Empty` or `Disconnected`.
+    pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        self.take()
+    }
+
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
+        let mut got = None;
+        let waited = self
+            .chan
+            .receivers
+            .wait_until(deadline, "Receiver::recv", || {
+                match self.take() {
+                    Ok(t) => got = Some(Ok(t)),
+                    Err(TryRecvError::Disconnected) => {
+                        got = Some(Err(RecvTimeoutError::Disconnected))
+                    }
+                    Err(TryRecvError::Empty) => return false,
+                }
+                true
+            });
+        match waited {
+            Ok(true) => got.expect("a successful wait decided"),
+            Ok(false) => Err(RecvTimeoutError::Timeout),
+            Err(e) => crate::runtime::panic::panic_would_block_forever(e),
+        }
+    }
+
+    /// Waits (parking) for a message.
+    ///
+    /// # Errors
+    /// `RecvError` once every sender is gone and the channel is empty.
+    #[track_caller]
+    pub fn recv(&self) -> Result<T, RecvError> {
+        self.recv_until(None).map_err(|_| RecvError)
+    }
+
+    /// Waits for a message at most `timeout`.
+    ///
+    /// # Errors
+    /// `Timeout` or `Disconnected`.
+    #[track_caller]
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        self.recv_until(Some(crate::thread::deadline_after(timeout)))
+    }
+
+    /// A blocking iterator that ends when every sender is gone.
+    pub fn iter(&self) -> Iter<'_, T> {
+        Iter { rx: self }
+    }
+
+    /// An iterator over the messages pending now.
+    pub fn try_iter(&self) -> TryIter<'_, T> {
+        TryIter { rx: self }
+    }
+}
+
+impl<T> Iterator for Iter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+impl<T> Iterator for TryIter<'_, T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.try_recv().ok()
+    }
+}
+
+impl<T> Iterator for IntoIter<T> {
+    type Item = T;
+    fn next(&mut self) -> Option<T> {
+        self.rx.recv().ok()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a Receiver<T> {
+    type Item = T;
+    type IntoIter = Iter<'a, T>;
+    fn into_iter(self) -> Iter<'a, T> {
+        self.iter()
+    }
+}
+
+impl<T> IntoIterator for Receiver<T> {
+    type Item = T;
+    type IntoIter = IntoIter<T>;
+    fn into_iter(self) -> IntoIter<T> {
+        IntoIter { rx: self }
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.chan.lock().senders += 1;
+        Sender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> Clone for SyncSender<T> {
+    fn clone(&self) -> Self {
+        self.chan.lock().senders += 1;
+        SyncSender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+fn sender_gone<T>(chan: &Chan<T>) {
+    let last = {
+        let mut s = chan.lock();
+        s.senders -= 1;
+        s.senders == 0
+    };
+    if last {
+        chan.receivers.notify_all();
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        sender_gone(&self.chan);
+    }
+}
+
+impl<T> Drop for SyncSender<T> {
+    fn drop(&mut self) {
+        sender_gone(&self.chan);
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        self.chan.lock().receiver = false;
+        self.chan.senders.notify_all();
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender").finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for SyncSender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SyncSender").finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,244 @@
+//! `greenstd::sync`: waits park the coroutine (no hub deadlock), work
+//! across coroutines and threads, keep std's poisoning and error kinds.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use greenstd::sync::{Barrier, Condvar, LazyLock, Mutex, OnceLock, RwLock, mpsc};
+use greenstd::thread;
+
+#[test]
+fn ten_thousand_coroutines_contend_on_one_mutex() {
+    let counter = Arc::new(Mutex::new(0u64));
+    let hs: Vec<_> = (0..10_000)
+        .map(|i| {
+            let c = counter.clone();
+            thread::spawn(move || {
+                let mut n = c.lock().unwrap();
+                if i % 10 == 0 {
+                    thread::yield_now(); // hold it across a switch
+                }
+                *n += 1;
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    assert_eq!(*counter.lock().unwrap(), 10_000);
+}
+
+#[test]
+fn a_lock_held_across_a_sleep_does_not_deadlock_the_hub() {
+    let m = Arc::new(Mutex::new(()));
+    let m2 = m.clone();
+    let holder = thread::spawn(move || {
+        let _g = m2.lock().unwrap();
+        thread::sleep(Duration::from_millis(20));
+    });
+    thread::yield_now(); // the holder takes the lock and sleeps
+    let waiter = thread::spawn(move || {
+        let start = Instant::now();
+        drop(m.lock().unwrap());
+        start.elapsed()
+    });
+    holder.join().unwrap();
+    assert!(waiter.join().unwrap() >= Duration::from_millis(10));
+}
+
+#[test]
+fn poisoning_after_a_panic() {
+    let m = Arc::new(Mutex::new(1));
+    let m2 = m.clone();
+    let r = thread::spawn(move || {
+        let _g = m2.lock().unwrap();
+        panic!("poison it");
+    })
+    .join();
+    assert!(r.is_err());
+    assert!(m.is_poisoned());
+    let g = m.lock().unwrap_err().into_inner();
+    assert_eq!(*g, 1);
+    drop(g);
+    m.clear_poison();
+    assert!(m.lock().is_ok());
+}
+
+#[test]
+fn condvar_notify_and_timeout() {
+    let pair = Arc::new((Mutex::new(false), Condvar::new()));
+    let p = pair.clone();
+    let waiter = thread::spawn(move || {
+        let (m, cv) = &*p;
+        let g = cv.wait_while(m.lock().unwrap(), |ready| !*ready).unwrap();
+        *g
+    });
+    thread::spawn({
+        let p = pair.clone();
+        move || {
+            thread::sleep(Duration::from_millis(5));
+            *p.0.lock().unwrap() = true;
+            p.1.notify_all();
+        }
+    });
+    assert!(waiter.join().unwrap());
+    let (m, cv) = &*pair;
+    let (g, r) = cv
+        .wait_timeout(m.lock().unwrap(), Duration::from_millis(10))
+        .unwrap();
+    assert!(r.timed_out());
+    drop(g);
+}
+
+#[test]
+fn condvar_shared_by_coroutines_and_a_plain_thread() {
+    let state = Arc::new((Mutex::new(0u32), Condvar::new()));
+    let s = state.clone();
+    let os = std::thread::spawn(move || {
+        let (m, cv) = &*s;
+        let g = cv.wait_while(m.lock().unwrap(), |n| *n < 3).unwrap();
+        *g
+    });
+    let hs: Vec<_> = (0..3)
+        .map(|_| {
+            let s = state.clone();
+            thread::spawn(move || {
+                *s.0.lock().unwrap() += 1;
+                s.1.notify_all();
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().unwrap();
+    }
+    assert_eq!(os.join().unwrap(), 3);
+}
+
+#[test]
+fn barrier_has_one_leader_per_round() {
+    let b = Arc::new(Barrier::new(5));
+    let hs: Vec<_> = (0..10)
+        .map(|_| {
+            let b = b.clone();
+            thread::spawn(move || b.wait().is_leader())
+        })
+        .collect();
+    let leaders = hs
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(|&l| l)
+        .count();
+    assert_eq!(leaders, 2);
+}
+
+#[test]
+fn rwlock_readers_share_and_writers_exclude() {
+    let l = Arc::new(RwLock::new(0));
+    let r1 = l.read().unwrap();
+    let r2 = l.read().unwrap();
+    assert!(l.try_write().is_err());
+    let l2 = l.clone();
+    let writer = thread::spawn(move || *l2.write().unwrap() += 1);
+    thread::yield_now();
+    assert_eq!(*r1 + *r2, 0);
+    drop((r1, r2));
+    writer.join().unwrap();
+    assert_eq!(*l.read().unwrap(), 1);
+}
+
+#[test]
+fn channel_errors_and_timeouts() {
+    let (tx, rx) = mpsc::channel::<u8>();
+    assert_eq!(rx.try_recv(), Err(mpsc::TryRecvError::Empty));
+    assert_eq!(
+        rx.recv_timeout(Duration::from_millis(5)),
+        Err(mpsc::RecvTimeoutError::Timeout)
+    );
+    drop(tx);
+    assert_eq!(rx.recv(), Err(mpsc::RecvError));
+    assert_eq!(rx.try_recv(), Err(mpsc::TryRecvError::Disconnected));
+    let (tx, rx) = mpsc::channel::<u8>();
+    drop(rx);
+    assert_eq!(tx.send(3), Err(mpsc::SendError(3)));
+    let (stx, srx) = mpsc::sync_channel::<u8>(1);
+    stx.try_send(1).unwrap();
+    assert_eq!(stx.try_send(2), Err(mpsc::TrySendError::Full(2)));
+    drop(srx);
+    assert_eq!(stx.try_send(2), Err(mpsc::TrySendError::Disconnected(2)));
+}
+
+#[test]
+fn rendezvous_channel_hands_over() {
+    let (tx, rx) = mpsc::sync_channel(0);
+    let handed = Arc::new(AtomicBool::new(false));
+    let h = handed.clone();
+    let sender = thread::spawn(move || {
+        tx.send(7).unwrap();
+        h.store(true, Ordering::SeqCst);
+    });
+    thread::yield_now();
+    thread::yield_now();
+    assert!(
+        !handed.load(Ordering::SeqCst),
+        "a rendezvous send waits for the receiver"
+    );
+    assert_eq!(rx.recv().unwrap(), 7);
+    sender.join().unwrap();
+    assert!(handed.load(Ordering::SeqCst));
+}
+
+#[test]
+fn a_channel_between_hubs_on_two_threads_loses_nothing() {
+    const N: u64 = 200_000;
+    let (tx, rx) = mpsc::sync_channel(64);
+    let producer = std::thread::spawn(move || {
+        thread::spawn(move || {
+            for i in 0..N {
+                tx.send(i).unwrap();
+            }
+        })
+        .join()
+        .unwrap();
+    });
+    let consumer = thread::spawn(move || {
+        let mut expected = 0;
+        for v in rx.iter() {
+            assert_eq!(v, expected);
+            expected += 1;
+        }
+        expected
+    });
+    assert_eq!(consumer.join().unwrap(), N);
+    producer.join().unwrap();
+}
+
+#[test]
+fn once_lock_init_that_blocks_does_not_deadlock_the_hub() {
+    static CELL: OnceLock<u32> = OnceLock::new();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let hs: Vec<_> = (0..5)
+        .map(|_| {
+            let runs = runs.clone();
+            thread::spawn(move || {
+                *CELL.get_or_init(|| {
+                    runs.fetch_add(1, Ordering::SeqCst);
+                    thread::sleep(Duration::from_millis(10)); // parks mid-init
+                    42
+                })
+            })
+        })
+        .collect();
+    assert!(hs.into_iter().all(|h| h.join().unwrap() == 42));
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn lazy_lock_initialises_once_across_coroutines() {
+    static VALUE: LazyLock<String> = LazyLock::new(|| {
+        thread::sleep(Duration::from_millis(5));
+        "lazy".to_string()
+    });
+    let hs: Vec<_> = (0..5).map(|_| thread::spawn(|| VALUE.clone())).collect();
+    assert!(hs.into_iter().all(|h| h.join().unwrap() == "lazy"));
+}
