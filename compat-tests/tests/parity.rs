@@ -247,6 +247,104 @@ const FS: &[(&str, Status)] = &[
     ),
 ];
 
+/// `std::sync`.
+const SYNC: &[(&str, Status)] = &[
+    ("Barrier::new", Provided),
+    ("Barrier::wait", Provided),
+    ("BarrierWaitResult::is_leader", Provided),
+    ("Condvar::new", Provided),
+    ("Condvar::notify_all", Provided),
+    ("Condvar::notify_one", Provided),
+    ("Condvar::wait", Provided),
+    ("Condvar::wait_timeout", Provided),
+    ("Condvar::wait_timeout_ms", Provided),
+    ("Condvar::wait_timeout_while", Provided),
+    ("Condvar::wait_while", Provided),
+    ("LazyLock::force", Provided),
+    ("LazyLock::force_mut", Provided),
+    ("LazyLock::get", Provided),
+    ("LazyLock::get_mut", Provided),
+    ("LazyLock::new", Provided),
+    ("Mutex::clear_poison", Provided),
+    ("Mutex::get_mut", Provided),
+    ("Mutex::into_inner", Provided),
+    ("Mutex::is_poisoned", Provided),
+    ("Mutex::lock", Provided),
+    ("Mutex::new", Provided),
+    ("Mutex::try_lock", Provided),
+    ("Once::call_once", Provided),
+    ("Once::call_once_force", Provided),
+    ("Once::is_completed", Provided),
+    ("Once::new", Provided),
+    ("Once::wait", Provided),
+    ("Once::wait_force", Provided),
+    ("OnceLock::get", Provided),
+    ("OnceLock::get_mut", Provided),
+    ("OnceLock::get_or_init", Provided),
+    ("OnceLock::into_inner", Provided),
+    ("OnceLock::new", Provided),
+    ("OnceLock::set", Provided),
+    ("OnceLock::take", Provided),
+    ("OnceLock::wait", Provided),
+    ("OnceState::is_poisoned", Provided),
+    ("RwLock::clear_poison", Provided),
+    ("RwLock::get_mut", Provided),
+    ("RwLock::into_inner", Provided),
+    ("RwLock::is_poisoned", Provided),
+    ("RwLock::new", Provided),
+    ("RwLock::read", Provided),
+    ("RwLock::try_read", Provided),
+    ("RwLock::try_write", Provided),
+    ("RwLock::write", Provided),
+    ("RwLockWriteGuard::downgrade", Provided),
+    ("WaitTimeoutResult::timed_out", Provided),
+    ("constant.ONCE_INIT", Provided),
+    ("struct.Barrier", Provided),
+    ("struct.BarrierWaitResult", Provided),
+    ("struct.Condvar", Provided),
+    ("struct.LazyLock", Provided),
+    ("struct.Mutex", Provided),
+    ("struct.MutexGuard", Provided),
+    ("struct.Once", Provided),
+    ("struct.OnceLock", Provided),
+    ("struct.OnceState", Provided),
+    ("struct.RwLock", Provided),
+    ("struct.RwLockReadGuard", Provided),
+    ("struct.RwLockWriteGuard", Provided),
+    ("struct.WaitTimeoutResult", Provided),
+    ("struct.Arc", Reexported),
+    ("struct.Weak", Reexported),
+    ("struct.PoisonError", Reexported),
+    ("enum.TryLockError", Reexported),
+    ("type.LockResult", Reexported),
+    ("type.TryLockResult", Reexported),
+];
+
+/// `std::sync::mpsc`.
+const MPSC: &[(&str, Status)] = &[
+    ("Receiver::iter", Provided),
+    ("Receiver::recv", Provided),
+    ("Receiver::recv_timeout", Provided),
+    ("Receiver::try_iter", Provided),
+    ("Receiver::try_recv", Provided),
+    ("Sender::send", Provided),
+    ("SyncSender::send", Provided),
+    ("SyncSender::try_send", Provided),
+    ("fn.channel", Provided),
+    ("fn.sync_channel", Provided),
+    ("struct.IntoIter", Provided),
+    ("struct.Iter", Provided),
+    ("struct.Receiver", Provided),
+    ("struct.Sender", Provided),
+    ("struct.SyncSender", Provided),
+    ("struct.TryIter", Provided),
+    ("enum.RecvTimeoutError", Reexported),
+    ("enum.TryRecvError", Reexported),
+    ("enum.TrySendError", Reexported),
+    ("struct.RecvError", Reexported),
+    ("struct.SendError", Reexported),
+];
+
 /// `std::os::unix::net`.
 const UNIX_NET: &[(&str, Status)] = &[
     ("UnixDatagram::bind", Provided),
@@ -503,6 +601,52 @@ fn _fs_signatures() {
     iter::<ReadDir>();
 }
 
+/// Compile-time proof for `sync`.
+#[allow(deprecated, clippy::type_complexity)]
+fn _sync_signatures() {
+    use greenstd::sync::{
+        Barrier, BarrierWaitResult, Condvar, LazyLock, LockResult, Mutex, MutexGuard, Once,
+        OnceLock, RwLock, TryLockResult, WaitTimeoutResult, mpsc,
+    };
+    use std::time::Duration;
+
+    let _: fn(u8) -> Mutex<u8> = Mutex::new;
+    let _: for<'a> fn(&'a Mutex<u8>) -> LockResult<MutexGuard<'a, u8>> = Mutex::lock;
+    let _: for<'a> fn(&'a Mutex<u8>) -> TryLockResult<MutexGuard<'a, u8>> = Mutex::try_lock;
+    let _: fn(Mutex<u8>) -> LockResult<u8> = Mutex::into_inner;
+    let _: for<'a> fn(&Condvar, MutexGuard<'a, u8>) -> LockResult<MutexGuard<'a, u8>> =
+        Condvar::wait;
+    let _: for<'a> fn(
+        &Condvar,
+        MutexGuard<'a, u8>,
+        Duration,
+    ) -> LockResult<(MutexGuard<'a, u8>, WaitTimeoutResult)> = Condvar::wait_timeout;
+    let _: fn(&Barrier) -> BarrierWaitResult = Barrier::wait;
+    let _: fn(&RwLock<u8>) -> bool = RwLock::is_poisoned;
+    let _: fn(&Once) -> bool = Once::is_completed;
+    let _: fn(&OnceLock<u8>) -> Option<&u8> = OnceLock::get;
+    let _: fn(&LazyLock<u8>) -> &u8 = LazyLock::force;
+    let _: fn() -> (mpsc::Sender<u8>, mpsc::Receiver<u8>) = mpsc::channel;
+    let _: fn(usize) -> (mpsc::SyncSender<u8>, mpsc::Receiver<u8>) = mpsc::sync_channel;
+    let _: fn(&mpsc::Receiver<u8>) -> Result<u8, mpsc::RecvError> = mpsc::Receiver::recv;
+    let _: fn(&mpsc::Receiver<u8>, Duration) -> Result<u8, mpsc::RecvTimeoutError> =
+        mpsc::Receiver::recv_timeout;
+    let _: fn(&mpsc::SyncSender<u8>, u8) -> Result<(), mpsc::TrySendError<u8>> =
+        mpsc::SyncSender::try_send;
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Mutex<u8>>();
+    send_sync::<RwLock<u8>>();
+    send_sync::<Condvar>();
+    send_sync::<Barrier>();
+    send_sync::<Once>();
+    send_sync::<OnceLock<u8>>();
+    send_sync::<LazyLock<u8>>();
+    send_sync::<mpsc::Sender<u8>>();
+    send_sync::<mpsc::SyncSender<u8>>();
+    fn send<T: Send>() {}
+    send::<mpsc::Receiver<u8>>();
+}
+
 /// Compile-time proof for `os::unix::net`.
 #[allow(clippy::type_complexity)]
 fn _unix_net_signatures() {
@@ -659,6 +803,16 @@ fn unix_net_parity() {
 #[test]
 fn fs_parity() {
     check_module("fs", FS);
+}
+
+#[test]
+fn sync_parity() {
+    check_module("sync", SYNC);
+}
+
+#[test]
+fn mpsc_parity() {
+    check_module("sync/mpsc", MPSC);
 }
 
 #[test]

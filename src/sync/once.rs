@@ -35,6 +35,12 @@ pub struct Once {
     waiters: WaitQueue,
 }
 
+/// A `Once` for static initialisers; deprecated in std in favour of
+/// `Once::new()`.
+#[deprecated(note = "the `Once::new()` function is now preferred")]
+#[allow(clippy::declare_interior_mutable_const)]
+pub const ONCE_INIT: Once = Once::new();
+
 /// The state handed to [`Once::call_once_force`]'s closure, as
 /// [`std::sync::OnceState`].
 ///
@@ -336,6 +342,30 @@ impl<T, F: FnOnce() -> T> LazyLock<T, F> {
                 .unwrap_or_else(|| panic!("LazyLock instance has previously been poisoned"));
             f()
         })
+    }
+}
+
+impl<T, F> LazyLock<T, F> {
+    /// The value if already initialised, without forcing it.
+    pub fn get(this: &LazyLock<T, F>) -> Option<&T> {
+        this.cell.get()
+    }
+
+    /// A mutable reference to the value if already initialised.
+    pub fn get_mut(this: &mut LazyLock<T, F>) -> Option<&mut T> {
+        this.cell.get_mut()
+    }
+}
+
+impl<T, F: FnOnce() -> T> LazyLock<T, F> {
+    /// Forces the initialisation and returns a mutable reference.
+    ///
+    /// # Panics
+    /// If the initialiser panicked, as std.
+    #[track_caller]
+    pub fn force_mut(this: &mut LazyLock<T, F>) -> &mut T {
+        LazyLock::force(this);
+        this.cell.get_mut().expect("forced")
     }
 }
 

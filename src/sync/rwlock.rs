@@ -163,6 +163,22 @@ impl<T: ?Sized> RwLock<T> {
     }
 }
 
+impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
+    /// Turns exclusive access into shared access without letting another
+    /// writer in between.
+    pub fn downgrade(mut s: Self) -> RwLockReadGuard<'a, T> {
+        let write = s.inner.take().expect("the guard holds the lock");
+        let lock = s.lock;
+        drop(s);
+        let read = std::sync::RwLockWriteGuard::downgrade(write);
+        lock.waiters.notify_all();
+        RwLockReadGuard {
+            lock,
+            inner: Some(read),
+        }
+    }
+}
+
 impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     fn drop(&mut self) {
         drop(self.inner.take());
