@@ -67,6 +67,7 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![doc(test(attr(deny(warnings))))]
 
+mod coordination;
 mod runtime;
 mod sys;
 
@@ -79,6 +80,9 @@ pub mod sync;
 pub mod thread;
 pub mod time;
 
+pub use coordination::{
+    AsyncResult, BoundedSemaphore, Event, Full, Group, Pool, Queue, Semaphore, SemaphorePermit,
+};
 pub use greenlet::{
     Elapsed, Greenlet, Timeout, current, joinall, kill, spawn, spawn_blocking, spawn_later,
     with_timeout,
