@@ -89,9 +89,3 @@ pub use greenlet::{
 };
 pub use runtime::panic::{Killed, StackOverflow, TimeoutExpired, WouldBlockForever};
 pub use thread::{sleep, yield_now};
-
-/// std's `thread_local!`, re-exported so that `use greenstd::thread_local`
-/// replaces `use std::thread_local`. Its values are per OS thread, so the
-/// coroutines of one thread share them.
-#[doc(no_inline)]
-pub use std::thread_local;

@@ -117,6 +117,8 @@ struct Entry {
     co: Option<Coroutine>,
     /// Completes the join packet if the coroutine dies without returning.
     on_abandon: Box<dyn FnOnce(Box<dyn std::any::Any + Send>)>,
+    /// Its coroutine-local values, dropped here when it ends.
+    locals: Rc<super::local::Locals>,
 }
 
 /// A thread's scheduler.
@@ -248,10 +250,21 @@ impl Hub {
             task: task.clone(),
             co: Some(co),
             on_abandon,
+            locals: Rc::default(),
         });
         self.live.set(self.live.get() + 1);
         self.ready.borrow_mut().push_back(slot);
         Ok(task)
+    }
+
+    /// The coroutine-local values of the running coroutine.
+    pub(crate) fn current_locals(&self) -> Option<Rc<super::local::Locals>> {
+        let current = self.current.borrow();
+        let super::task::Kind::Coroutine { slot, .. } = current.as_ref()?.kind() else {
+            return None;
+        };
+        let entries = self.entries.borrow();
+        entries.get(*slot)?.as_ref().map(|e| e.locals.clone())
     }
 
     /// Queues the running coroutine behind the others (`yield_now`).

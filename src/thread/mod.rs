@@ -34,6 +34,7 @@
 
 mod builder;
 mod handle;
+mod local;
 mod scoped;
 
 use std::fmt;
@@ -48,7 +49,8 @@ pub use builder::Builder;
 pub use handle::JoinHandle;
 pub use scoped::{Scope, ScopedJoinHandle, scope};
 
-pub use std::thread::{AccessError, LocalKey, available_parallelism};
+pub use local::{AccessError, LocalKey};
+pub use std::thread::available_parallelism;
 
 /// A specialized [`Result`](std::result::Result) type for threads, as
 /// [`std::thread::Result`]: `Err` holds the panic payload.
