@@ -190,7 +190,7 @@ fn rendezvous_channel_hands_over() {
 
 #[test]
 fn a_channel_between_hubs_on_two_threads_loses_nothing() {
-    const N: u64 = 200_000;
+    const N: u64 = 1_000_000;
     let (tx, rx) = mpsc::sync_channel(64);
     let producer = std::thread::spawn(move || {
         thread::spawn(move || {
