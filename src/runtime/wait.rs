@@ -273,17 +273,38 @@ impl Drop for ForgetOnUnwind<'_> {
 #[derive(Debug, Default)]
 pub(crate) struct WaitQueue {
     waiters: Mutex<std::collections::VecDeque<Arc<Task>>>,
+    /// `waiters.len()`, readable without the lock: a notify with nobody
+    /// waiting (an uncontended unlock) costs one load.
+    len: std::sync::atomic::AtomicUsize,
 }
+
+type Waiters = std::collections::VecDeque<Arc<Task>>;
 
 impl WaitQueue {
     pub(crate) const fn new() -> Self {
         WaitQueue {
             waiters: Mutex::new(std::collections::VecDeque::new()),
+            len: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<Arc<Task>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiters> {
         self.waiters.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Publishes the queue's length after a change, before the waiter
+    /// re-checks its condition. With the fence in [`nobody_waits`], either
+    /// the notifier sees the waiter or the waiter sees the change.
+    fn publish(&self, waiters: &Waiters) {
+        self.len.store(waiters.len(), Ordering::SeqCst);
+        std::sync::atomic::fence(Ordering::SeqCst);
+    }
+
+    /// Whether the queue is empty, for a notifier that just changed the
+    /// condition.
+    fn nobody_waits(&self) -> bool {
+        std::sync::atomic::fence(Ordering::SeqCst);
+        self.len.load(Ordering::SeqCst) == 0
     }
 
     /// Waits until `ready()` holds or `deadline` passes; returns whether it
@@ -309,6 +330,7 @@ impl WaitQueue {
                 let mut waiters = self.lock();
                 if !waiters.iter().any(|w| Arc::ptr_eq(w, &me)) {
                     waiters.push_back(me.clone());
+                    self.publish(&waiters);
                 }
             }
             if ready() {
@@ -326,7 +348,9 @@ impl WaitQueue {
     /// before it releases the mutex); follow with [`park_registered`].
     pub(crate) fn register(&self) -> Arc<Task> {
         let me = hub::current_task();
-        self.lock().push_back(me.clone());
+        let mut waiters = self.lock();
+        waiters.push_back(me.clone());
+        self.publish(&waiters);
         me
     }
 
@@ -357,12 +381,20 @@ impl WaitQueue {
 
     /// Whether anyone waits now.
     pub(crate) fn has_waiters(&self) -> bool {
-        !self.lock().is_empty()
+        !self.nobody_waits()
     }
 
     /// Wakes the longest-waiting task.
     pub(crate) fn notify_one(&self) {
-        let task = self.lock().pop_front();
+        if self.nobody_waits() {
+            return;
+        }
+        let task = {
+            let mut waiters = self.lock();
+            let task = waiters.pop_front();
+            self.publish(&waiters);
+            task
+        };
         if let Some(task) = task {
             task.wake();
         }
@@ -370,7 +402,15 @@ impl WaitQueue {
 
     /// Wakes every waiting task.
     pub(crate) fn notify_all(&self) {
-        let tasks = std::mem::take(&mut *self.lock());
+        if self.nobody_waits() {
+            return;
+        }
+        let tasks = {
+            let mut waiters = self.lock();
+            let tasks = std::mem::take(&mut *waiters);
+            self.publish(&waiters);
+            tasks
+        };
         for task in tasks {
             task.wake();
         }
@@ -392,6 +432,7 @@ impl Drop for Dequeue<'_> {
             let mut waiters = self.queue.lock();
             let before = waiters.len();
             waiters.retain(|w| !Arc::ptr_eq(w, self.me));
+            self.queue.publish(&waiters);
             waiters.len() != before
         };
         if self.pass_on && !was_queued {
