@@ -261,7 +261,7 @@ impl<T: Send + 'static> Greenlet<T> {
     /// Waits until the greenlet ends.
     ///
     /// # Panics
-    /// With [`WouldBlockForever`] from a thread's own context that nothing
+    /// With [`WouldBlockForever`](crate::WouldBlockForever) from a thread's own context that nothing
     /// could ever wake (the greenlet was never started, say).
     #[track_caller]
     pub fn join(&self) {
@@ -347,7 +347,7 @@ impl<T: Send + 'static> Greenlet<T> {
     /// caller created. greenlet's `switch()`.
     ///
     /// # Panics
-    /// With [`WouldBlockForever`] when called from a thread's own context
+    /// With [`WouldBlockForever`](crate::WouldBlockForever) when called from a thread's own context
     /// and nothing could ever switch back.
     ///
     /// # Examples

@@ -1,8 +1,8 @@
 //! # greenstd: std's blocking APIs, backed by stackful coroutines
 //!
 //! greenstd does for Rust what gevent does for Python. Code written against
-//! `std::thread` becomes cooperative when its `use` lines say `greenstd::`
-//! instead of `std::`: [`thread::spawn`] starts a coroutine instead of an OS
+//! `std::thread`, `std::net`, `std::fs` and `std::sync` becomes cooperative
+//! when its `use` lines say `greenstd::` instead of `std::`: [`thread::spawn`] starts a coroutine instead of an OS
 //! thread, and every blocking call parks only the calling coroutine while the
 //! others run, so one OS thread can hold tens of thousands of blocked
 //! "threads".
@@ -35,7 +35,9 @@
 //!
 //! | call | inside a coroutine | thread whose hub has coroutines | thread with none |
 //! |---|---|---|---|
-//! | `sleep`, `park`, `join` | parks; the hub runs others | runs the hub until done | as std |
+//! | `sleep`, `park`, `join`, `sync` waits | parks; the hub runs others | runs the hub until done | as std |
+//! | socket I/O that would block | parks; the hub polls the socket | runs the hub until ready | waits on that socket alone |
+//! | `fs`, host-name lookup | runs on the blocking pool, parks | runs on the pool, runs the hub | std's call, directly |
 //! | `spawn` | coroutine on this hub | coroutine on this hub | coroutine on this hub |
 //!
 //! So a plain `main` needs no `run()` call: a `join` or `sleep` in `main`
@@ -45,16 +47,21 @@
 //!
 //! For what std lacks: [`spawn`] returning a [`Greenlet`] you can join with a
 //! timeout, [`kill`], [`joinall`], [`spawn_later`], [`Timeout`] and
-//! [`with_timeout`], greenlet-style explicit [`Greenlet::switch`], and
-//! Python-style [`generator`]s.
+//! [`with_timeout`], greenlet-style explicit [`Greenlet::switch`],
+//! [`spawn_blocking`], the coordination tools [`Event`], [`AsyncResult`],
+//! [`Semaphore`], [`Queue`] and [`Pool`], coroutine-local
+//! [`thread_local!`], and Python-style [`generator`]s.
 //!
 //! ## Caveats
 //!
 //! - **Cooperative**: a coroutine that computes for long without a blocking
 //!   call stalls the others of its thread; call [`thread::yield_now`].
 //! - **Blocking calls inside other crates** (that use `std::net` or
-//!   `std::thread::sleep` directly) block the whole OS thread.
-//! - **Thread-locals** are shared by the coroutines of one OS thread.
+//!   `std::thread::sleep` directly) block the whole OS thread; wrap them in
+//!   [`spawn_blocking`].
+//! - **Thread-locals**: greenstd's [`thread_local!`] is per coroutine; std's
+//!   (and those inside other crates) are shared by the coroutines of one OS
+//!   thread.
 //! - **Stacks** are fixed-size: deep recursion needs
 //!   [`thread::Builder::stack_size`]. An overflow is caught by a guard page
 //!   and reported, naming the coroutine.
