@@ -19,32 +19,49 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// A read that can only finish after the ticker progressed: it reads a
+/// FIFO that a plain thread writes once it saw ticks. Had the read blocked
+/// the hub, the ticker could not tick (and the writer gives up after the
+/// bound, failing the assertion). A plain file read can finish before the
+/// caller even parks, so it cannot show the yield reliably.
 #[test]
 fn file_calls_inside_a_coroutine_yield() {
     let dir = scratch("yield");
+    let fifo = dir.join("fifo");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("mkfifo unavailable; skipped");
+        return;
+    }
     let ticks = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let (t, s) = (ticks.clone(), stop.clone());
     let ticker = thread::spawn(move || {
         while !s.load(Ordering::SeqCst) {
             t.fetch_add(1, Ordering::SeqCst);
-            thread::yield_now();
+            thread::sleep(Duration::from_millis(1));
         }
     });
-    let t = ticks.clone();
-    let worker = thread::spawn(move || {
-        let before = t.load(Ordering::SeqCst);
-        let path = dir.join("data.bin");
-        let data = vec![5u8; 4 << 20];
-        fs::write(&path, &data).unwrap();
-        let back = fs::read(&path).unwrap();
-        assert_eq!(back, data);
-        t.load(Ordering::SeqCst) - before
+    let (t, path) = (ticks.clone(), fifo.clone());
+    let writer = std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        while t.load(Ordering::SeqCst) < 5 && start.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::fs::write(&path, b"after the ticks").unwrap();
     });
-    let progressed = worker.join().unwrap();
+    let t = ticks.clone();
+    let reader = thread::spawn(move || {
+        let before = t.load(Ordering::SeqCst);
+        let text = fs::read_to_string(&fifo).unwrap();
+        (text, t.load(Ordering::SeqCst) - before)
+    });
+    let (text, progressed) = reader.join().unwrap();
     stop.store(true, Ordering::SeqCst);
     ticker.join().unwrap();
-    assert!(progressed > 0);
+    writer.join().unwrap();
+    assert_eq!(text, "after the ticks");
+    assert!(progressed >= 1, "the ticker made {progressed} ticks");
 }
 
 #[test]
