@@ -35,6 +35,19 @@ fn wait(
         .unwrap_or_else(|e| panic_would_block_forever(e))
 }
 
+/// Waits on `queue` until `attempt` yields a value or `deadline` passes.
+#[track_caller]
+fn wait_for<T>(
+    queue: &WaitQueue,
+    deadline: Option<Instant>,
+    what: &'static str,
+    attempt: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    queue
+        .wait_for(deadline, what, attempt)
+        .unwrap_or_else(|e| panic_would_block_forever(e))
+}
+
 /// A flag that coroutines wait for; gevent's `Event`.
 ///
 /// # Examples
@@ -146,12 +159,8 @@ impl<T: Clone> AsyncResult<T> {
     /// Waits for the value.
     #[track_caller]
     pub fn get(&self) -> T {
-        let mut got = None;
-        wait(&self.waiters, None, "AsyncResult::get", || {
-            got = self.peek();
-            got.is_some()
-        });
-        got.expect("a successful wait found the value")
+        wait_for(&self.waiters, None, "AsyncResult::get", || self.peek())
+            .expect("a wait without deadline ends with the value")
     }
 
     /// Waits at most `timeout` for the value.
@@ -448,12 +457,8 @@ impl<T> Queue<T> {
     /// Takes the oldest item, parking while the queue is empty.
     #[track_caller]
     pub fn get(&self) -> T {
-        let mut got = None;
-        wait(&self.getters, None, "Queue::get", || {
-            got = self.try_pop();
-            got.is_some()
-        });
-        got.expect("a successful wait took an item")
+        wait_for(&self.getters, None, "Queue::get", || self.try_pop())
+            .expect("a wait without deadline ends with an item")
     }
 
     /// Takes the oldest item if there is one.

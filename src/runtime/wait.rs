@@ -344,6 +344,23 @@ impl WaitQueue {
         }
     }
 
+    /// Waits until `attempt` produces a value or `deadline` passes: the
+    /// value, or `None` on timeout. The common shape of `lock`, `recv`,
+    /// `get`: try, and on failure wait for a change and try again.
+    pub(crate) fn wait_for<T>(
+        &self,
+        deadline: Option<Instant>,
+        what: &'static str,
+        mut attempt: impl FnMut() -> Option<T>,
+    ) -> Result<Option<T>, WouldBlockForever> {
+        let mut got = None;
+        self.wait_until(deadline, what, || {
+            got = attempt();
+            got.is_some()
+        })?;
+        Ok(got)
+    }
+
     /// Registers the caller without waiting yet (a `Condvar` registers
     /// before it releases the mutex); follow with [`park_registered`].
     pub(crate) fn register(&self) -> Arc<Task> {

@@ -79,19 +79,17 @@ impl<T: ?Sized> Mutex<T> {
     /// ([`WouldBlockForever`](crate::WouldBlockForever)).
     #[track_caller]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
-        let mut acquired = None;
-        let waited = self.waiters.wait_until(None, "Mutex::lock", || {
-            match self.inner.try_lock() {
-                Ok(g) => acquired = Some(Ok(g)),
-                Err(TryLockError::Poisoned(p)) => acquired = Some(Err(p)),
-                Err(TryLockError::WouldBlock) => return false,
-            }
-            true
-        });
-        if let Err(e) = waited {
-            crate::runtime::panic::panic_would_block_forever(e);
-        }
-        self.wrap(acquired.expect("a successful wait acquired the lock"))
+        let waited = self
+            .waiters
+            .wait_for(None, "Mutex::lock", || match self.inner.try_lock() {
+                Ok(g) => Some(Ok(g)),
+                Err(TryLockError::Poisoned(p)) => Some(Err(p)),
+                Err(TryLockError::WouldBlock) => None,
+            });
+        let acquired = waited
+            .unwrap_or_else(|e| crate::runtime::panic::panic_would_block_forever(e))
+            .expect("a wait without deadline ends with the lock");
+        self.wrap(acquired)
     }
 
     fn wrap<'a>(

@@ -50,25 +50,14 @@ fn acquire<T: ?Sized, G>(
     what: &'static str,
     mut attempt: impl FnMut() -> TryLockResult<G>,
 ) -> LockResult<G> {
-    let mut acquired = None;
-    let waited = lock.waiters.wait_until(None, what, || match attempt() {
-        Ok(g) => {
-            acquired = Some(Ok(g));
-            true
-        }
-        Err(TryLockError::Poisoned(p)) => {
-            acquired = Some(Err(p.into_inner()));
-            true
-        }
-        Err(TryLockError::WouldBlock) => false,
+    let waited = lock.waiters.wait_for(None, what, || match attempt() {
+        Ok(g) => Some(Ok(g)),
+        Err(TryLockError::Poisoned(p)) => Some(Err(PoisonError::new(p.into_inner()))),
+        Err(TryLockError::WouldBlock) => None,
     });
-    if let Err(e) = waited {
-        crate::runtime::panic::panic_would_block_forever(e);
-    }
-    match acquired.expect("a successful wait acquired the lock") {
-        Ok(g) => Ok(g),
-        Err(g) => Err(PoisonError::new(g)),
-    }
+    waited
+        .unwrap_or_else(|e| crate::runtime::panic::panic_would_block_forever(e))
+        .expect("a wait without deadline ends with the lock")
 }
 
 impl<T> RwLock<T> {
