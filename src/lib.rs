@@ -81,6 +81,8 @@ mod sys;
 pub mod fs;
 pub mod generator;
 pub mod greenlet;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod net;
 pub mod os;
 pub mod sync;

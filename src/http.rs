@@ -1,0 +1,470 @@
+//! A urllib-style blocking HTTP/1.1 client over greenstd sockets (feature
+//! `http`): [`urlopen`] returns a [`Response`] whose body implements
+//! [`Read`]. Inside a coroutine every wait parks only that coroutine, so
+//! many downloads run at once on one thread, as the seed's gevent
+//! downloader does.
+//!
+//! Protocol parsing is `httparse`'s (status line, headers, chunk sizes) and
+//! URLs are `url`'s.
+//!
+//! # Examples
+//! ```no_run
+//! use std::io::Read;
+//!
+//! let mut response = greenstd::http::urlopen("http://example.com/")?;
+//! assert_eq!(response.status(), 200);
+//! let mut body = Vec::new();
+//! response.read_to_end(&mut body)?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::time::Duration;
+
+use url::Url;
+
+use crate::net::{TcpStream, ToSocketAddrs};
+
+/// Opens `url` with the default [`Opener`]: a GET that follows up to 10
+/// redirects, with no timeouts.
+///
+/// # Errors
+/// See [`Opener::open`].
+pub fn urlopen(url: &str) -> io::Result<Response> {
+    Opener::new().open(url)
+}
+
+/// Settings for opening URLs.
+///
+/// # Examples
+/// ```no_run
+/// use std::time::Duration;
+///
+/// let opener = greenstd::http::Opener::new()
+///     .connect_timeout(Duration::from_secs(5))
+///     .read_timeout(Duration::from_secs(30))
+///     .max_redirects(3);
+/// let response = opener.open("http://example.com/")?;
+/// println!("{}", response.status());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Opener {
+    connect_timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+    max_redirects: u32,
+    max_header_bytes: usize,
+}
+
+/// An HTTP response: status, headers, and the body as a [`Read`].
+pub struct Response {
+    status: u16,
+    reason: String,
+    headers: Vec<(String, String)>,
+    url: Url,
+    body: Body,
+}
+
+enum Framing {
+    Length(u64),
+    Chunked { left_in_chunk: u64, done: bool },
+    UntilClose,
+}
+
+struct Body {
+    reader: BufReader<TcpStream>,
+    framing: Framing,
+}
+
+fn invalid_data(message: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message.into())
+}
+
+impl Default for Opener {
+    fn default() -> Self {
+        Opener::new()
+    }
+}
+
+impl Opener {
+    /// No timeouts, up to 10 redirects, headers up to 64 KiB.
+    #[must_use]
+    pub fn new() -> Opener {
+        Opener {
+            connect_timeout: None,
+            read_timeout: None,
+            max_redirects: 10,
+            max_header_bytes: 64 * 1024,
+        }
+    }
+
+    /// Fail a connect that takes longer than `timeout` (`TimedOut`).
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = Some(timeout);
+        self
+    }
+
+    /// Fail a read that waits longer than `timeout` (`TimedOut`).
+    #[must_use]
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = Some(timeout);
+        self
+    }
+
+    /// Follow at most `n` redirects.
+    #[must_use]
+    pub fn max_redirects(mut self, n: u32) -> Self {
+        self.max_redirects = n;
+        self
+    }
+
+    /// Refuse a header section larger than `bytes`.
+    #[must_use]
+    pub fn max_header_bytes(mut self, bytes: usize) -> Self {
+        self.max_header_bytes = bytes;
+        self
+    }
+
+    /// GETs `url`, following redirects.
+    ///
+    /// # Errors
+    /// `InvalidInput` for an invalid URL or a scheme other than `http`;
+    /// the connection's error (`ConnectionRefused`, a resolver error for an
+    /// unknown host...); `TimedOut` when a timeout expires; `InvalidData` for
+    /// a malformed status line or header, a header section over the limit,
+    /// too many redirects or a bad redirect target.
+    pub fn open(&self, url: &str) -> io::Result<Response> {
+        let mut url = Url::parse(url).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid URL {url:?}: {e}"),
+            )
+        })?;
+        for _ in 0..=self.max_redirects {
+            let response = self.get(&url)?;
+            let Some(location) = response.redirect_target() else {
+                return Ok(response);
+            };
+            url = url
+                .join(location)
+                .map_err(|e| invalid_data(format!("bad redirect target {location:?}: {e}")))?;
+        }
+        Err(invalid_data(format!(
+            "too many redirects (more than {}), last to {url}",
+            self.max_redirects
+        )))
+    }
+
+    fn get(&self, url: &Url) -> io::Result<Response> {
+        if url.scheme() != "http" {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "unsupported scheme {:?} in {url}: only http is supported",
+                    url.scheme()
+                ),
+            ));
+        }
+        let host = url.host_str().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, format!("no host in {url}"))
+        })?;
+        let port = url.port_or_known_default().unwrap_or(80);
+        let stream = self.connect(host, port)?;
+        stream.set_read_timeout(self.read_timeout)?;
+        stream.set_write_timeout(self.read_timeout)?;
+        let host_header = match url.port() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        let target = &url[url::Position::BeforePath..url::Position::AfterQuery];
+        let request = format!(
+            "GET {target} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: greenstd-urlopen\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+        );
+        (&stream).write_all(request.as_bytes()).map_err(timeouts)?;
+        let mut reader = BufReader::new(stream);
+        let (status, reason, headers) = self.read_head(&mut reader)?;
+        let framing = framing(&headers)?;
+        Ok(Response {
+            status,
+            reason,
+            headers,
+            url: url.clone(),
+            body: Body { reader, framing },
+        })
+    }
+
+    fn connect(&self, host: &str, port: u16) -> io::Result<TcpStream> {
+        let addrs: Vec<_> = (host, port).to_socket_addrs()?.collect();
+        let mut last = None;
+        for addr in &addrs {
+            let attempt = match self.connect_timeout {
+                Some(t) => TcpStream::connect_timeout(addr, t),
+                None => TcpStream::connect(addr),
+            };
+            match attempt {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{host} resolved to no address"),
+            )
+        }))
+    }
+
+    /// Reads and parses the status line and headers.
+    #[allow(clippy::type_complexity)]
+    fn read_head(
+        &self,
+        reader: &mut BufReader<TcpStream>,
+    ) -> io::Result<(u16, String, Vec<(String, String)>)> {
+        let mut head = Vec::new();
+        loop {
+            let available = reader.fill_buf().map_err(timeouts)?;
+            if available.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection before sending a complete header",
+                ));
+            }
+            let take = available
+                .len()
+                .min(self.max_header_bytes + 1 - head.len().min(self.max_header_bytes));
+            head.extend_from_slice(&available[..take]);
+            let mut headers = [httparse::EMPTY_HEADER; 128];
+            let mut parsed = httparse::Response::new(&mut headers);
+            match parsed.parse(&head) {
+                Ok(httparse::Status::Complete(len)) => {
+                    // Give back what belongs to the body.
+                    let consumed = take - (head.len() - len);
+                    reader.consume(consumed);
+                    let status = parsed.code.unwrap_or(0);
+                    let reason = parsed.reason.unwrap_or("").to_string();
+                    let headers = parsed
+                        .headers
+                        .iter()
+                        .map(|h| {
+                            (
+                                h.name.to_string(),
+                                String::from_utf8_lossy(h.value).into_owned(),
+                            )
+                        })
+                        .collect();
+                    return Ok((status, reason, headers));
+                }
+                Ok(httparse::Status::Partial) => {
+                    reader.consume(take);
+                    if head.len() > self.max_header_bytes {
+                        return Err(invalid_data(format!(
+                            "the response header section exceeds {} bytes",
+                            self.max_header_bytes
+                        )));
+                    }
+                }
+                Err(httparse::Error::TooManyHeaders) => {
+                    return Err(invalid_data(
+                        "the response header section has more than 128 headers",
+                    ));
+                }
+                Err(e) => return Err(invalid_data(format!("malformed response header: {e}"))),
+            }
+        }
+    }
+}
+
+/// Read and write timeouts surface as `WouldBlock` from the socket (std's
+/// kind on Unix); a client reports them as `TimedOut`.
+fn timeouts(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::WouldBlock {
+        io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the server stopped sending (read timeout)",
+        )
+    } else {
+        e
+    }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn framing(headers: &[(String, String)]) -> io::Result<Framing> {
+    if header(headers, "transfer-encoding")
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
+    {
+        return Ok(Framing::Chunked {
+            left_in_chunk: 0,
+            done: false,
+        });
+    }
+    match header(headers, "content-length") {
+        Some(v) => v
+            .trim()
+            .parse()
+            .map(Framing::Length)
+            .map_err(|_| invalid_data(format!("invalid Content-Length {v:?}"))),
+        None => Ok(Framing::UntilClose),
+    }
+}
+
+impl Response {
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The reason phrase.
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The headers, in the order received.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
+    }
+
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header(&self.headers, name)
+    }
+
+    /// The URL this response came from (after redirects).
+    pub fn url(&self) -> &str {
+        self.url.as_str()
+    }
+
+    /// The body's length, when the server announced it.
+    pub fn content_length(&self) -> Option<u64> {
+        self.header("content-length")
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    fn redirect_target(&self) -> Option<&str> {
+        matches!(self.status, 301 | 302 | 303 | 307 | 308)
+            .then(|| self.header("location"))
+            .flatten()
+    }
+}
+
+impl Read for Response {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.body.read(buf).map_err(timeouts)
+    }
+}
+
+impl Body {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        match &mut self.framing {
+            Framing::UntilClose => self.reader.read(buf),
+            Framing::Length(left) => {
+                if *left == 0 {
+                    return Ok(0);
+                }
+                let want = buf.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
+                let n = self.reader.read(&mut buf[..want])?;
+                if n == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!("the body ended {left} bytes short of its Content-Length"),
+                    ));
+                }
+                *left -= n as u64;
+                Ok(n)
+            }
+            Framing::Chunked {
+                left_in_chunk,
+                done,
+            } => {
+                if *done {
+                    return Ok(0);
+                }
+                if *left_in_chunk == 0 {
+                    let size = read_chunk_size(&mut self.reader)?;
+                    if size == 0 {
+                        skip_trailers(&mut self.reader)?;
+                        *done = true;
+                        return Ok(0);
+                    }
+                    *left_in_chunk = size;
+                }
+                let want = buf
+                    .len()
+                    .min(usize::try_from(*left_in_chunk).unwrap_or(usize::MAX));
+                let n = self.reader.read(&mut buf[..want])?;
+                if n == 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the chunked body ended mid-chunk",
+                    ));
+                }
+                *left_in_chunk -= n as u64;
+                if *left_in_chunk == 0 {
+                    expect_crlf(&mut self.reader)?;
+                }
+                Ok(n)
+            }
+        }
+    }
+}
+
+/// Reads one chunk-size line (parsed by `httparse`).
+fn read_chunk_size(reader: &mut BufReader<TcpStream>) -> io::Result<u64> {
+    let mut line = Vec::new();
+    reader.take(4096).read_until(b'\n', &mut line)?;
+    if line.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the chunked body ended before its last chunk",
+        ));
+    }
+    match httparse::parse_chunk_size(&line) {
+        Ok(httparse::Status::Complete((_, size))) => Ok(size),
+        _ => Err(invalid_data(format!(
+            "invalid chunk size line {:?}",
+            String::from_utf8_lossy(&line).trim_end()
+        ))),
+    }
+}
+
+fn expect_crlf(reader: &mut BufReader<TcpStream>) -> io::Result<()> {
+    let mut crlf = [0u8; 2];
+    reader.read_exact(&mut crlf)?;
+    if &crlf == b"\r\n" {
+        Ok(())
+    } else {
+        Err(invalid_data("a chunk is not followed by CRLF"))
+    }
+}
+
+fn skip_trailers(reader: &mut BufReader<TcpStream>) -> io::Result<()> {
+    loop {
+        let mut line = Vec::new();
+        reader.take(8192).read_until(b'\n', &mut line)?;
+        if line.is_empty() || line == b"\r\n" || line == b"\n" {
+            return Ok(());
+        }
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("status", &self.status)
+            .field("url", &self.url.as_str())
+            .field("headers", &self.headers)
+            .finish_non_exhaustive()
+    }
+}
