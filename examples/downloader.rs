@@ -21,7 +21,7 @@
 //! `-o DIR` saves the bodies, `--sequential` runs them one after another for
 //! comparison. Exits non-zero if any download failed.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -77,9 +77,75 @@ fn usage() -> ! {
     std::process::exit(2);
 }
 
+/// How downloads report: plain lines (as the seed prints), or progress
+/// bars when stdout is a terminal.
+#[derive(Clone)]
+enum Report {
+    Lines,
+    Bars {
+        all: indicatif::MultiProgress,
+        total: indicatif::ProgressBar,
+    },
+}
+
+impl Report {
+    fn new() -> Report {
+        if !io::stdout().is_terminal() {
+            return Report::Lines;
+        }
+        let all = indicatif::MultiProgress::new();
+        let total = all.add(indicatif::ProgressBar::new(0));
+        total.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg:>40} {bytes:>10} total, {binary_bytes_per_sec}",
+            )
+            .expect("a valid template"),
+        );
+        total.set_message("all downloads");
+        Report::Bars { all, total }
+    }
+
+    fn line(&self, text: String) {
+        match self {
+            Report::Lines => println!("{text}"),
+            Report::Bars { all, .. } => {
+                let _ = all.println(text);
+            }
+        }
+    }
+
+    fn bar(&self, url: &str) -> Option<indicatif::ProgressBar> {
+        let Report::Bars { all, .. } = self else {
+            return None;
+        };
+        let bar = all.insert_from_back(1, indicatif::ProgressBar::new(0));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg:>40} [{bar:30}] {bytes:>10}/{total_bytes}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        );
+        bar.set_message(url.to_string());
+        Some(bar)
+    }
+
+    fn add(&self, bar: Option<&indicatif::ProgressBar>, n: usize) {
+        if let (Some(bar), Report::Bars { total, .. }) = (bar, self) {
+            bar.inc(n as u64);
+            total.inc(n as u64);
+        }
+    }
+}
+
 /// The seed's `myDownLoad`: GET, read the whole body, report.
-fn download(url: &str, out_dir: Option<&PathBuf>, index: usize) -> io::Result<(usize, Duration)> {
-    println!("GET: {url}");
+fn download(
+    url: &str,
+    out_dir: Option<&PathBuf>,
+    index: usize,
+    report: &Report,
+) -> io::Result<(usize, Duration)> {
+    report.line(format!("GET: {url}"));
     let start = Instant::now();
     let mut response = urlopen(url)?;
     if response.status() != 200 {
@@ -89,12 +155,27 @@ fn download(url: &str, out_dir: Option<&PathBuf>, index: usize) -> io::Result<(u
             response.reason()
         )));
     }
+    let bar = report.bar(url);
+    if let (Some(bar), Some(len)) = (&bar, response.content_length()) {
+        bar.set_length(len);
+    }
     let mut data = Vec::new();
-    response.read_to_end(&mut data)?;
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let n = response.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        data.extend_from_slice(&chunk[..n]);
+        report.add(bar.as_ref(), n);
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     if let Some(dir) = out_dir {
         fs::write(dir.join(format!("{index}.body")), &data)?;
     }
-    println!("{} bytes received from {url}.", data.len());
+    report.line(format!("{} bytes received from {url}.", data.len()));
     Ok((data.len(), start.elapsed()))
 }
 
@@ -124,13 +205,19 @@ fn main() {
             }
         }
     }
+    let report = Report::new();
     let started = Instant::now();
     let results: Vec<(String, io::Result<(usize, Duration)>)> = if options.sequential {
         options
             .urls
             .iter()
             .enumerate()
-            .map(|(i, url)| (url.clone(), download(url, options.out_dir.as_ref(), i)))
+            .map(|(i, url)| {
+                (
+                    url.clone(),
+                    download(url, options.out_dir.as_ref(), i, &report),
+                )
+            })
             .collect()
     } else {
         let pool = if options.jobs == 0 {
@@ -143,8 +230,8 @@ fn main() {
             .iter()
             .enumerate()
             .map(|(i, url)| {
-                let (url, dir) = (url.clone(), options.out_dir.clone());
-                pool.spawn(move || download(&url, dir.as_ref(), i))
+                let (url, dir, report) = (url.clone(), options.out_dir.clone(), report.clone());
+                pool.spawn(move || download(&url, dir.as_ref(), i, &report))
             })
             .collect();
         greenstd::joinall(&greenlets, None);
@@ -162,6 +249,9 @@ fn main() {
             .collect()
     };
     let wall = started.elapsed();
+    if let Report::Bars { total, .. } = &report {
+        total.finish_and_clear();
+    }
     let mut total = 0;
     let mut sum = Duration::ZERO;
     let mut failed = 0;
