@@ -28,6 +28,12 @@ use url::Url;
 
 use crate::net::{TcpStream, ToSocketAddrs};
 
+/// What the scheme error names as supported.
+#[cfg(feature = "https")]
+const SUPPORTED: &str = "http and https are supported";
+#[cfg(not(feature = "https"))]
+const SUPPORTED: &str = "only http is supported (https needs the `https` feature)";
+
 /// Opens `url` with the default [`Opener`]: a GET that follows up to 10
 /// redirects, with no timeouts.
 ///
@@ -57,6 +63,43 @@ pub struct Opener {
     read_timeout: Option<Duration>,
     max_redirects: u32,
     max_header_bytes: usize,
+    #[cfg(feature = "https")]
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+}
+
+/// The connection under a response: plain TCP, or TLS over it.
+enum Conn {
+    Plain(TcpStream),
+    #[cfg(feature = "https")]
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(buf),
+            #[cfg(feature = "https")]
+            Conn::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(buf),
+            #[cfg(feature = "https")]
+            Conn::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            #[cfg(feature = "https")]
+            Conn::Tls(s) => s.flush(),
+        }
+    }
 }
 
 /// An HTTP response: status, headers, and the body as a [`Read`].
@@ -75,7 +118,7 @@ enum Framing {
 }
 
 struct Body {
-    reader: BufReader<TcpStream>,
+    reader: BufReader<Conn>,
     framing: Framing,
 }
 
@@ -98,7 +141,36 @@ impl Opener {
             read_timeout: None,
             max_redirects: 10,
             max_header_bytes: 64 * 1024,
+            #[cfg(feature = "https")]
+            tls: None,
         }
+    }
+
+    /// The TLS settings for `https` URLs (feature `https`); by default
+    /// Mozilla's root certificates (`webpki-roots`) with rustls's safe
+    /// defaults.
+    #[cfg(feature = "https")]
+    #[must_use]
+    pub fn tls_config(mut self, config: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    #[cfg(feature = "https")]
+    fn tls(&self) -> io::Result<std::sync::Arc<rustls::ClientConfig>> {
+        if let Some(config) = &self.tls {
+            return Ok(config.clone());
+        }
+        let roots = rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        };
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(io::Error::other)?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(std::sync::Arc::new(config))
     }
 
     /// Fail a connect that takes longer than `timeout` (`TimedOut`).
@@ -160,15 +232,17 @@ impl Opener {
     }
 
     fn get(&self, url: &Url) -> io::Result<Response> {
-        if url.scheme() != "http" {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "unsupported scheme {:?} in {url}: only http is supported",
-                    url.scheme()
-                ),
-            ));
-        }
+        let tls = match url.scheme() {
+            "http" => false,
+            #[cfg(feature = "https")]
+            "https" => true,
+            other => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("unsupported scheme {other:?} in {url}: {SUPPORTED}"),
+                ));
+            }
+        };
         let host = url.host_str().ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, format!("no host in {url}"))
         })?;
@@ -184,8 +258,10 @@ impl Opener {
         let request = format!(
             "GET {target} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: greenstd-urlopen\r\nAccept: */*\r\nConnection: close\r\n\r\n"
         );
-        (&stream).write_all(request.as_bytes()).map_err(timeouts)?;
-        let mut reader = BufReader::new(stream);
+        let mut conn = self.secure(stream, host, tls)?;
+        conn.write_all(request.as_bytes()).map_err(timeouts)?;
+        conn.flush().map_err(timeouts)?;
+        let mut reader = BufReader::new(conn);
         let (status, reason, headers) = self.read_head(&mut reader)?;
         let framing = framing(&headers)?;
         Ok(Response {
@@ -195,6 +271,26 @@ impl Opener {
             url: url.clone(),
             body: Body { reader, framing },
         })
+    }
+
+    /// Wraps the connection in TLS for `https`.
+    fn secure(&self, stream: TcpStream, host: &str, tls: bool) -> io::Result<Conn> {
+        #[cfg(feature = "https")]
+        if tls {
+            let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("bad TLS server name {host:?}: {e}"),
+                )
+            })?;
+            let connection =
+                rustls::ClientConnection::new(self.tls()?, name).map_err(io::Error::other)?;
+            return Ok(Conn::Tls(Box::new(rustls::StreamOwned::new(
+                connection, stream,
+            ))));
+        }
+        let _ = (host, tls);
+        Ok(Conn::Plain(stream))
     }
 
     fn connect(&self, host: &str, port: u16) -> io::Result<TcpStream> {
@@ -222,7 +318,7 @@ impl Opener {
     #[allow(clippy::type_complexity)]
     fn read_head(
         &self,
-        reader: &mut BufReader<TcpStream>,
+        reader: &mut BufReader<Conn>,
     ) -> io::Result<(u16, String, Vec<(String, String)>)> {
         let mut head = Vec::new();
         loop {
@@ -421,7 +517,7 @@ impl Body {
 }
 
 /// Reads one chunk-size line (parsed by `httparse`).
-fn read_chunk_size(reader: &mut BufReader<TcpStream>) -> io::Result<u64> {
+fn read_chunk_size(reader: &mut BufReader<Conn>) -> io::Result<u64> {
     let mut line = Vec::new();
     reader.take(4096).read_until(b'\n', &mut line)?;
     if line.is_empty() {
@@ -439,7 +535,7 @@ fn read_chunk_size(reader: &mut BufReader<TcpStream>) -> io::Result<u64> {
     }
 }
 
-fn expect_crlf(reader: &mut BufReader<TcpStream>) -> io::Result<()> {
+fn expect_crlf(reader: &mut BufReader<Conn>) -> io::Result<()> {
     let mut crlf = [0u8; 2];
     reader.read_exact(&mut crlf)?;
     if &crlf == b"\r\n" {
@@ -449,7 +545,7 @@ fn expect_crlf(reader: &mut BufReader<TcpStream>) -> io::Result<()> {
     }
 }
 
-fn skip_trailers(reader: &mut BufReader<TcpStream>) -> io::Result<()> {
+fn skip_trailers(reader: &mut BufReader<Conn>) -> io::Result<()> {
     loop {
         let mut line = Vec::new();
         reader.take(8192).read_until(b'\n', &mut line)?;
