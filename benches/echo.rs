@@ -9,6 +9,9 @@
 //!
 //! Run: `cargo bench --bench echo` (`-- --quick` for 1-second runs).
 
+mod common;
+use common::peak_rss_kib;
+
 use std::io::{self, BufRead, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -212,18 +215,6 @@ fn tokio_server() {
             });
         }
     });
-}
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn pin_to_cpu(cpu: usize) {

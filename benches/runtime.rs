@@ -6,6 +6,9 @@
 //!
 //! Run: `cargo bench --bench runtime` (add `-- --quick` for smaller counts).
 
+mod common;
+use common::peak_rss_kib;
+
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -205,18 +208,6 @@ fn measure(case: &str, runtime: &str, quick: bool) -> Option<(Duration, u64)> {
     let nanos: u64 = parts.next()?.parse().ok()?;
     let rss: u64 = parts.next()?.parse().ok()?;
     Some((Duration::from_nanos(nanos), rss))
-}
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 fn run_case(case: &str, runtime: &str, s: &Sizes) -> Duration {
