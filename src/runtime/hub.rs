@@ -32,6 +32,10 @@ const POLL_INTERVAL: u32 = 61;
 /// whether anything could ever wake it.
 pub(crate) const DEADLOCK_GRACE: Duration = Duration::from_millis(100);
 
+/// While other threads exist, the check repeats at growing intervals up to
+/// this one.
+pub(crate) const DEADLOCK_CHECK_MAX: Duration = Duration::from_secs(10);
+
 static NEXT_HUB_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
@@ -424,6 +428,7 @@ impl Hub {
         what: &'static str,
     ) -> Result<(), WouldBlockForever> {
         let mut idle_since: Option<Instant> = None;
+        let mut check_every = DEADLOCK_GRACE;
         let mut busy_batches = 0;
         loop {
             if task.take_notification() {
@@ -463,10 +468,16 @@ impl Hub {
             };
             if timeout.is_none() && !self.has_pending_work() {
                 let since = *idle_since.get_or_insert(now);
-                if now.duration_since(since) >= DEADLOCK_GRACE && !others_could_wake() {
-                    return Err(WouldBlockForever::new(what));
+                if now.duration_since(since) >= check_every {
+                    if !others_could_wake() {
+                        return Err(WouldBlockForever::new(what));
+                    }
+                    // Another thread may still wake us: look again later,
+                    // less and less often.
+                    idle_since = Some(now);
+                    check_every = (check_every * 2).min(DEADLOCK_CHECK_MAX);
                 }
-                timeout = Some(DEADLOCK_GRACE);
+                timeout = Some(check_every);
             } else {
                 idle_since = None;
             }

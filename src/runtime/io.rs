@@ -127,10 +127,18 @@ impl IoTable {
             return token;
         }
         // Entries of fds dropped on another thread are left behind as dead
-        // weak pointers; reclaim them before growing.
-        if let Some(token) = self.entries.iter().position(|w| w.strong_count() == 0) {
-            self.entries[token] = Arc::downgrade(shared);
-            return token;
+        // weak pointers; reclaim them when the table is about to double, so
+        // the scan costs O(1) per insertion on average.
+        if self.entries.len() >= 64 && self.entries.len().is_power_of_two() {
+            let dead: Vec<usize> = (0..self.entries.len())
+                .filter(|&t| self.entries[t].strong_count() == 0)
+                .collect();
+            self.registered = self.registered.saturating_sub(dead.len());
+            self.free.extend(dead);
+            if let Some(token) = self.free.pop() {
+                self.entries[token] = Arc::downgrade(shared);
+                return token;
+            }
         }
         self.entries.push(Arc::downgrade(shared));
         self.entries.len() - 1

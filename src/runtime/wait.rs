@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::coroutine::suspend;
-use super::hub::{self, DEADLOCK_GRACE, Hub};
+use super::hub::{self, DEADLOCK_CHECK_MAX, DEADLOCK_GRACE, Hub};
 use super::panic::{Killed, TimeoutExpired, WouldBlockForever};
 use super::task::{ParkMode, Task};
 
@@ -85,6 +85,7 @@ fn park_os(
         return Ok(());
     }
     let mut idle = Duration::ZERO;
+    let mut check_every = DEADLOCK_GRACE;
     let result = loop {
         match deadline {
             Some(at) => {
@@ -96,10 +97,16 @@ fn park_os(
             }
             None => {
                 let started = Instant::now();
-                std::thread::park_timeout(DEADLOCK_GRACE);
+                std::thread::park_timeout(check_every);
                 idle += started.elapsed();
-                if task.is_parked_os() && idle >= DEADLOCK_GRACE && !hub::others_could_wake() {
-                    break Err(WouldBlockForever::new(what));
+                if task.is_parked_os() && idle >= check_every {
+                    if !hub::others_could_wake() {
+                        break Err(WouldBlockForever::new(what));
+                    }
+                    // Another thread may still wake us: look again later,
+                    // less and less often.
+                    idle = Duration::ZERO;
+                    check_every = (check_every * 2).min(DEADLOCK_CHECK_MAX);
                 }
             }
         }
