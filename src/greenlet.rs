@@ -556,3 +556,17 @@ where
 {
     runtime::pool::run_blocking(f)
 }
+
+/// Starts gevent's monitor thread: a watchdog that reports on stderr any
+/// coroutine that runs for `threshold` or longer without a blocking call or
+/// `yield_now` (it stalls every other coroutine of its thread), naming the
+/// coroutine by its id (as in `<Greenlet #17>`) and its OS thread. Starting
+/// it again does nothing; the first threshold stays.
+///
+/// # Examples
+/// ```
+/// greenstd::start_monitor(std::time::Duration::from_millis(500));
+/// ```
+pub fn start_monitor(threshold: Duration) {
+    runtime::monitor::start(threshold);
+}

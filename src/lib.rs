@@ -94,7 +94,7 @@ pub use coordination::{
 };
 pub use greenlet::{
     Elapsed, Greenlet, Timeout, current, joinall, kill, spawn, spawn_blocking, spawn_later,
-    with_timeout,
+    start_monitor, with_timeout,
 };
 pub use runtime::panic::{Killed, StackOverflow, TimeoutExpired, WouldBlockForever};
 pub use thread::{sleep, yield_now};

@@ -289,3 +289,38 @@ impl Drop for SetOnDropCount {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
 }
+
+/// The starvation monitor names a coroutine that computes without yielding.
+#[test]
+fn the_monitor_reports_a_coroutine_that_never_yields() {
+    if common::is_child() {
+        greenstd::start_monitor(Duration::from_millis(50));
+        let hog = greenstd::Greenlet::with_name("hog", || {
+            let start = Instant::now();
+            let mut x = 0u64;
+            while start.elapsed() < Duration::from_millis(400) {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+            x
+        });
+        hog.start();
+        let id = hog.thread().unwrap().id();
+        eprintln!("hog is {id:?}");
+        hog.join();
+        return;
+    }
+    let (ok, stderr) = common::run_child("the_monitor_reports_a_coroutine_that_never_yields");
+    assert!(ok, "{stderr}");
+    let id_line = stderr
+        .lines()
+        .find(|l| l.starts_with("hog is ThreadId("))
+        .expect("the id");
+    let id = id_line
+        .trim_start_matches("hog is ThreadId(")
+        .trim_end_matches(')');
+    assert!(
+        stderr.contains(&format!("coroutine #{id} on thread"))
+            && stderr.contains("without switching out"),
+        "{stderr}"
+    );
+}

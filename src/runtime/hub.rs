@@ -141,6 +141,8 @@ pub(crate) struct Hub {
     pub(crate) io: RefCell<IoTable>,
     /// Coroutines switched out while unwinding (see `thread::panicking`).
     suspended_unwinders: Cell<usize>,
+    /// What the starvation monitor watches.
+    probe: Arc<super::monitor::Probe>,
     expired: RefCell<Vec<Arc<Task>>>,
 }
 
@@ -197,6 +199,7 @@ impl Hub {
             stacks: RefCell::new(StackPool::default()),
             io: RefCell::new(IoTable::default()),
             suspended_unwinders: Cell::new(0),
+            probe: super::monitor::Probe::register(),
             expired: RefCell::new(Vec::new()),
         })
     }
@@ -323,8 +326,10 @@ impl Hub {
         // An empty slot or a coroutine already running is a stale wake-up.
         let Some((mut co, task)) = taken else { return };
         let previous = CURRENT.with(|c| c.replace(Arc::as_ptr(&task)));
+        self.probe.enter(task.id());
         let outer = self.current.replace(Some(task));
         let status = co.resume();
+        self.probe.leave();
         let task = self.current.replace(outer).expect("current task");
         CURRENT.with(|c| c.set(previous));
         match status {

@@ -7,6 +7,7 @@ pub(crate) mod coroutine;
 pub(crate) mod hub;
 pub(crate) mod io;
 pub(crate) mod local;
+pub(crate) mod monitor;
 pub(crate) mod panic;
 pub(crate) mod pool;
 pub(crate) mod scope;
