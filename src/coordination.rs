@@ -166,17 +166,8 @@ impl<T: Clone> AsyncResult<T> {
     /// Waits at most `timeout` for the value.
     #[track_caller]
     pub fn get_timeout(&self, timeout: Duration) -> Option<T> {
-        let mut got = None;
-        wait(
-            &self.waiters,
-            Some(deadline_after(timeout)),
-            "AsyncResult::get",
-            || {
-                got = self.peek();
-                got.is_some()
-            },
-        );
-        got
+        let deadline = Some(deadline_after(timeout));
+        wait_for(&self.waiters, deadline, "AsyncResult::get", || self.peek())
     }
 }
 
@@ -469,17 +460,8 @@ impl<T> Queue<T> {
     /// Takes the oldest item, waiting at most `timeout`.
     #[track_caller]
     pub fn get_timeout(&self, timeout: Duration) -> Option<T> {
-        let mut got = None;
-        wait(
-            &self.getters,
-            Some(deadline_after(timeout)),
-            "Queue::get",
-            || {
-                got = self.try_pop();
-                got.is_some()
-            },
-        );
-        got
+        let deadline = Some(deadline_after(timeout));
+        wait_for(&self.getters, deadline, "Queue::get", || self.try_pop())
     }
 
     /// How many items wait in the queue.

@@ -257,23 +257,17 @@ impl<T> Receiver<T> {
     }
 
     fn recv_until(&self, deadline: Option<Instant>) -> Result<T, RecvTimeoutError> {
-        let mut got = None;
         let waited = self
             .chan
             .receivers
-            .wait_until(deadline, "Receiver::recv", || {
-                match self.take() {
-                    Ok(t) => got = Some(Ok(t)),
-                    Err(TryRecvError::Disconnected) => {
-                        got = Some(Err(RecvTimeoutError::Disconnected))
-                    }
-                    Err(TryRecvError::Empty) => return false,
-                }
-                true
+            .wait_for(deadline, "Receiver::recv", || match self.take() {
+                Ok(t) => Some(Ok(t)),
+                Err(TryRecvError::Disconnected) => Some(Err(RecvTimeoutError::Disconnected)),
+                Err(TryRecvError::Empty) => None,
             });
         match waited {
-            Ok(true) => got.expect("a successful wait decided"),
-            Ok(false) => Err(RecvTimeoutError::Timeout),
+            Ok(Some(outcome)) => outcome,
+            Ok(None) => Err(RecvTimeoutError::Timeout),
             Err(e) => crate::runtime::panic::panic_would_block_forever(e),
         }
     }
