@@ -4,7 +4,8 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::runtime::io::{Direction, Registration};
@@ -17,14 +18,30 @@ pub(crate) struct Evented<S: AsFd> {
     inner: S,
     /// Shared by `try_clone`d handles: in std the flag (`O_NONBLOCK`) and
     /// the timeouts (`SO_RCVTIMEO`...) belong to the socket, not the fd.
-    settings: Arc<Mutex<Settings>>,
+    settings: Arc<Settings>,
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+/// Read on every call, so kept in atomics rather than behind a lock.
+#[derive(Debug, Default)]
 struct Settings {
-    nonblocking: bool,
-    read_timeout: Option<Duration>,
-    write_timeout: Option<Duration>,
+    nonblocking: AtomicBool,
+    /// Per direction, the timeout in nanoseconds; 0 for none (std refuses
+    /// a zero timeout, so 0 is free to mean "none").
+    timeouts: [AtomicU64; 2],
+}
+
+impl Settings {
+    fn timeout(&self, direction: Direction) -> Option<Duration> {
+        match self.timeouts[direction.index()].load(Ordering::Relaxed) {
+            0 => None,
+            nanos => Some(Duration::from_nanos(nanos)),
+        }
+    }
+
+    fn set_timeout(&self, direction: Direction, timeout: Option<Duration>) {
+        let nanos = timeout.map_or(0, |t| u64::try_from(t.as_nanos()).unwrap_or(u64::MAX));
+        self.timeouts[direction.index()].store(nanos, Ordering::Relaxed);
+    }
 }
 
 impl<S: AsFd> Evented<S> {
@@ -65,7 +82,7 @@ impl<S: AsFd> Evented<S> {
 
     /// Gives the std socket back in the blocking mode the user last set.
     pub(crate) fn into_std(self) -> S {
-        let nonblocking = self.settings().nonblocking;
+        let nonblocking = self.settings.nonblocking.load(Ordering::Relaxed);
         let Evented {
             registration,
             inner,
@@ -77,36 +94,16 @@ impl<S: AsFd> Evented<S> {
         inner
     }
 
-    fn settings(&self) -> Settings {
-        *self.settings.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn update(&self, f: impl FnOnce(&mut Settings)) {
-        f(&mut self.settings.lock().unwrap_or_else(|e| e.into_inner()));
-    }
-
     /// Runs a read-side syscall: at once in non-blocking mode, otherwise
     /// waiting for readiness until the read timeout (`WouldBlock`, as std
     /// on Unix).
     pub(crate) fn read<T>(&self, op: impl FnMut(&S) -> io::Result<T>) -> io::Result<T> {
-        let settings = self.settings();
-        self.run(
-            Direction::Read,
-            settings.nonblocking,
-            settings.read_timeout,
-            op,
-        )
+        self.run(Direction::Read, op)
     }
 
     /// As [`read`](Self::read), for the write side and its timeout.
     pub(crate) fn write<T>(&self, op: impl FnMut(&S) -> io::Result<T>) -> io::Result<T> {
-        let settings = self.settings();
-        self.run(
-            Direction::Write,
-            settings.nonblocking,
-            settings.write_timeout,
-            op,
-        )
+        self.run(Direction::Write, op)
     }
 
     /// A stream read of up to `len` bytes; see `Registration::io_transfer`.
@@ -115,14 +112,7 @@ impl<S: AsFd> Evented<S> {
         len: usize,
         op: impl FnMut(&S) -> io::Result<usize>,
     ) -> io::Result<usize> {
-        let settings = self.settings();
-        self.transfer(
-            Direction::Read,
-            settings.nonblocking,
-            settings.read_timeout,
-            len,
-            op,
-        )
+        self.transfer(Direction::Read, len, op)
     }
 
     /// A stream write of up to `len` bytes; see `Registration::io_transfer`.
@@ -131,28 +121,31 @@ impl<S: AsFd> Evented<S> {
         len: usize,
         op: impl FnMut(&S) -> io::Result<usize>,
     ) -> io::Result<usize> {
-        let settings = self.settings();
-        self.transfer(
-            Direction::Write,
-            settings.nonblocking,
-            settings.write_timeout,
-            len,
-            op,
+        self.transfer(Direction::Write, len, op)
+    }
+
+    /// The deadline of a call in `direction`, or `None` in non-blocking
+    /// mode (the call is made once, without waiting).
+    fn blocking_deadline(&self, direction: Direction) -> Option<Option<Instant>> {
+        if self.settings.nonblocking.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(
+            self.settings
+                .timeout(direction)
+                .map(crate::thread::deadline_after),
         )
     }
 
     fn transfer(
         &self,
         direction: Direction,
-        nonblocking: bool,
-        timeout: Option<Duration>,
         len: usize,
         mut op: impl FnMut(&S) -> io::Result<usize>,
     ) -> io::Result<usize> {
-        if nonblocking {
+        let Some(deadline) = self.blocking_deadline(direction) else {
             return op(&self.inner);
-        }
-        let deadline = timeout.map(crate::thread::deadline_after);
+        };
         self.registration
             .io_transfer(direction, deadline, len, || op(&self.inner))?
             .ok_or_else(crate::sys::socket_timeout_error)
@@ -173,21 +166,20 @@ impl<S: AsFd> Evented<S> {
     fn run<T>(
         &self,
         direction: Direction,
-        nonblocking: bool,
-        timeout: Option<Duration>,
         mut op: impl FnMut(&S) -> io::Result<T>,
     ) -> io::Result<T> {
-        if nonblocking {
+        let Some(deadline) = self.blocking_deadline(direction) else {
             return op(&self.inner);
-        }
-        let deadline = timeout.map(crate::thread::deadline_after);
+        };
         self.registration
             .io(direction, deadline, || op(&self.inner))?
             .ok_or_else(crate::sys::socket_timeout_error)
     }
 
     pub(crate) fn set_nonblocking(&self, nonblocking: bool) {
-        self.update(|s| s.nonblocking = nonblocking);
+        self.settings
+            .nonblocking
+            .store(nonblocking, Ordering::Relaxed);
     }
 
     /// Sets the read timeout. It is also set on the socket (where, the
@@ -196,7 +188,7 @@ impl<S: AsFd> Evented<S> {
     pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         check_timeout(timeout)?;
         socket2::SockRef::from(&self.inner).set_read_timeout(timeout)?;
-        self.update(|s| s.read_timeout = timeout);
+        self.settings.set_timeout(Direction::Read, timeout);
         Ok(())
     }
 
@@ -204,7 +196,7 @@ impl<S: AsFd> Evented<S> {
     pub(crate) fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         check_timeout(timeout)?;
         socket2::SockRef::from(&self.inner).set_write_timeout(timeout)?;
-        self.update(|s| s.write_timeout = timeout);
+        self.settings.set_timeout(Direction::Write, timeout);
         Ok(())
     }
 

@@ -34,7 +34,7 @@ pub enum Direction {
 }
 
 impl Direction {
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         match self {
             Direction::Read => 0,
             Direction::Write => 1,
