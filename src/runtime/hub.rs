@@ -64,9 +64,9 @@ pub(crate) fn thread_task() -> Arc<Task> {
 /// The task of the caller: its coroutine's, or its thread's.
 pub(crate) fn current_task() -> Arc<Task> {
     if in_coroutine() {
-        let hub = Hub::existing().expect("a coroutine runs on a hub");
-        let current = hub.current.borrow();
-        current.clone().expect("a coroutine is current")
+        Hub::existing()
+            .expect("a coroutine runs on a hub")
+            .running_task()
     } else {
         thread_task()
     }
@@ -262,6 +262,14 @@ impl Hub {
         self.live.set(self.live.get() + 1);
         self.ready.borrow_mut().push_back(slot);
         Ok(task)
+    }
+
+    /// The task of the coroutine running on this hub.
+    pub(crate) fn running_task(&self) -> Arc<Task> {
+        self.current
+            .borrow()
+            .clone()
+            .expect("a coroutine is current")
     }
 
     /// The coroutine-local values of the running coroutine.

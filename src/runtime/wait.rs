@@ -37,7 +37,7 @@ pub(crate) fn park(deadline: Option<Instant>, what: &'static str) -> Result<(), 
 
 fn park_coroutine(deadline: Option<Instant>) {
     let hub = Hub::existing().expect("a coroutine runs on a hub");
-    let task = hub::current_task();
+    let task = hub.running_task();
     deliver_interrupts(&task);
     if task.take_notification() {
         return;
