@@ -37,6 +37,7 @@ impl<'a, T: 'a> Generator<'a, T> {
     where
         F: for<'s> FnOnce(&mut Yielder<'s, T>) + 'a,
     {
+        crate::runtime::setup::once();
         Generator {
             inner: LocalGen::new(move |y: &mut LocalYielder<'_, T>| {
                 let inner = LocalYielder::reborrow(y);

@@ -96,5 +96,5 @@ pub use greenlet::{
     Elapsed, Greenlet, Timeout, current, joinall, kill, spawn, spawn_blocking, spawn_later,
     start_monitor, with_timeout,
 };
-pub use runtime::panic::{Killed, StackOverflow, TimeoutExpired, WouldBlockForever};
+pub use runtime::panic::{Killed, TimeoutExpired, WouldBlockForever};
 pub use thread::{sleep, yield_now};

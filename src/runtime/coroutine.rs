@@ -46,6 +46,59 @@ thread_local! {
     /// Set while this thread maps a stack, so that the panic hook stays quiet
     /// about the allocation failure we turn into an `io::Error`.
     static SILENCE_PANICS: Cell<bool> = const { Cell::new(false) };
+    /// The stack of the coroutine running on this thread, for the overflow
+    /// handler. Const-initialised and without `Drop`, so a signal handler
+    /// may read it.
+    static RUNNING: Cell<StackInfo> = const { Cell::new(StackInfo::NONE) };
+}
+
+/// What the overflow handler knows of the running coroutine's stack.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StackInfo {
+    /// An address just below the top of the stack (taken by the body when
+    /// it starts); 0 outside a coroutine or before its first run.
+    pub(crate) near_top: usize,
+    /// The requested stack size in bytes.
+    pub(crate) size: usize,
+    /// The tag the coroutine was made with.
+    pub(crate) tag: *const u8,
+}
+
+impl StackInfo {
+    const NONE: StackInfo = StackInfo {
+        near_top: 0,
+        size: 0,
+        tag: std::ptr::null(),
+    };
+}
+
+/// The running coroutine's stack, as the overflow handler sees it.
+pub(crate) fn running_stack() -> StackInfo {
+    RUNNING.try_with(Cell::get).unwrap_or(StackInfo::NONE)
+}
+
+/// Wraps a body so that it records where its stack's top is.
+fn noting_top<F: FnOnce()>(body: F) -> impl FnOnce() {
+    move || {
+        let marker = 0u8;
+        let near_top = std::hint::black_box(&marker) as *const u8 as usize;
+        RUNNING.with(|r| {
+            let mut info = r.get();
+            info.near_top = near_top;
+            r.set(info);
+        });
+        body();
+    }
+}
+
+/// Runs one trivial generator, so that the `generator` crate performs its
+/// own one-time setup (its panic hook and its fault handler) now, when the
+/// caller knows it is safe to, rather than on the first real coroutine,
+/// which may start while the thread unwinds (`set_hook` aborts there).
+pub(crate) fn warm_up() {
+    let words = MIN_STACK_SIZE / std::mem::size_of::<usize>();
+    let mut warm = Gn::<()>::new_opt(words, || {});
+    warm.resume();
 }
 
 /// Whether the panic hook should stay quiet on this thread right now.
@@ -68,6 +121,9 @@ pub(crate) enum Status {
 pub(crate) struct Coroutine {
     inner: Generator<'static, (), ()>,
     stack_size: usize,
+    tag: *const u8,
+    /// See [`StackInfo::near_top`]; learnt on the first run.
+    near_top: usize,
 }
 
 impl std::fmt::Debug for Coroutine {
@@ -99,6 +155,7 @@ impl Coroutine {
             return Err(stack_error(stack_size));
         }
         SILENCE_PANICS.with(|s| s.set(true));
+        let body = noting_top(body);
         let made = panic::catch_unwind(AssertUnwindSafe(|| Gn::<()>::new_opt(words, body)));
         SILENCE_PANICS.with(|s| s.set(false));
         let mut co_gen = made.map_err(|_| {
@@ -111,6 +168,8 @@ impl Coroutine {
         Ok(Coroutine {
             inner: co_gen,
             stack_size,
+            tag,
+            near_top: 0,
         })
     }
 
@@ -120,13 +179,20 @@ impl Coroutine {
         F: FnOnce() + Send + 'static,
     {
         debug_assert!(self.inner.is_done());
-        self.inner.init_code(body);
+        self.inner.init_code(noting_top(body));
         self.inner.set_local_data(tag);
+        self.tag = tag;
     }
 
     /// Runs the coroutine until it parks or ends.
     pub(crate) fn resume(&mut self) -> Status {
+        let outer = RUNNING.replace(StackInfo {
+            near_top: self.near_top,
+            size: self.stack_size,
+            tag: self.tag,
+        });
         self.inner.resume();
+        self.near_top = RUNNING.replace(outer).near_top;
         if !self.inner.is_done() {
             return Status::Suspended;
         }

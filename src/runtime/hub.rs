@@ -46,8 +46,6 @@ thread_local! {
     /// The task of the coroutine running on this thread, null outside one.
     static CURRENT: Cell<*const Task> = const { Cell::new(std::ptr::null()) };
     static THREAD_TASK: OnceCell<Arc<Task>> = const { OnceCell::new() };
-    /// Kills the coroutines left on this thread when it exits.
-    static TEARDOWN: Teardown = const { Teardown };
 }
 
 /// Whether the caller runs inside a coroutine.
@@ -119,9 +117,8 @@ struct Entry {
     task: Arc<Task>,
     /// `None` while the coroutine runs (it is taken out to be resumed).
     co: Option<Coroutine>,
-    /// Completes the join packet if the coroutine dies without returning.
-    on_abandon: Box<dyn FnOnce(Box<dyn std::any::Any + Send>)>,
-    /// Its coroutine-local values, dropped here when it ends.
+    /// Its coroutine-local values; the body destroys them before it ends,
+    /// so dropping the entry runs no user code.
     locals: Rc<super::local::Locals>,
 }
 
@@ -130,6 +127,9 @@ pub(crate) struct Hub {
     id: u64,
     remote: Arc<Remote>,
     poll: RefCell<Poll>,
+    /// One handle to the poll's registry, shared by every socket that
+    /// registers here: a registration costs no file descriptor of its own.
+    registry: Arc<mio::Registry>,
     events: RefCell<Events>,
     ready: RefCell<VecDeque<usize>>,
     entries: RefCell<Vec<Option<Entry>>>,
@@ -166,7 +166,6 @@ impl Hub {
             let _ = cell.set(hub.clone());
         });
         HUB_ID.with(|id| id.set(hub.id));
-        TEARDOWN.with(|_| {});
         thread_task().attach_remote(&hub.remote);
         Ok(hub)
     }
@@ -179,6 +178,7 @@ impl Hub {
     fn new() -> io::Result<Hub> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKER_TOKEN)?;
+        let registry = Arc::new(poll.registry().try_clone()?);
         let id = NEXT_HUB_ID.fetch_add(1, Ordering::Relaxed);
         Ok(Hub {
             id,
@@ -189,6 +189,7 @@ impl Hub {
                 waker,
             }),
             poll: RefCell::new(poll),
+            registry,
             events: RefCell::new(Events::with_capacity(1024)),
             ready: RefCell::new(VecDeque::new()),
             entries: RefCell::new(Vec::new()),
@@ -208,8 +209,9 @@ impl Hub {
         self.id
     }
 
-    pub(crate) fn poll_registry(&self) -> io::Result<mio::Registry> {
-        self.poll.borrow().registry().try_clone()
+    /// The registry sockets register with; shared, never duplicated.
+    pub(crate) fn poll_registry(&self) -> Arc<mio::Registry> {
+        self.registry.clone()
     }
 
     /// How many coroutines live on this hub.
@@ -219,14 +221,12 @@ impl Hub {
 
     /// Creates a coroutine running `body` and makes it runnable.
     ///
-    /// `make_body` receives the new task; `on_abandon` completes its join
-    /// packet should the body never return (stack overflow, thread exit).
+    /// `make_body` receives the new task.
     pub(crate) fn spawn<F>(
         &self,
         name: Option<String>,
         stack_size: usize,
         make_body: impl FnOnce(Arc<Task>) -> F,
-        on_abandon: Box<dyn FnOnce(Box<dyn std::any::Any + Send>)>,
     ) -> io::Result<Arc<Task>>
     where
         F: FnOnce() + Send + 'static,
@@ -256,7 +256,6 @@ impl Hub {
         self.entries.borrow_mut()[slot] = Some(Entry {
             task: task.clone(),
             co: Some(co),
-            on_abandon,
             locals: Rc::default(),
         });
         self.live.set(self.live.get() + 1);
@@ -351,21 +350,21 @@ impl Hub {
                 self.stacks.borrow_mut().give(co);
             }
             Status::Overflowed => {
-                let entry = self.remove(slot);
-                super::panic::report_overflow(&task, co.stack_size());
-                drop(co);
-                if let Some(entry) = entry {
-                    (entry.on_abandon)(Box::new(super::panic::StackOverflow::new(&task)));
-                }
+                // The overflow handler normally reports and aborts before
+                // the generator gets here; this is its fallback.
+                super::overflow::report_and_abort(&task, co.stack_size());
             }
         }
     }
 
-    fn remove(&self, slot: usize) -> Option<Entry> {
+    /// Forgets a finished coroutine. Its entry holds no user value any more
+    /// (the body consumed its closure and destroyed its locals), so nothing
+    /// here runs user code.
+    fn remove(&self, slot: usize) {
         let entry = self.entries.borrow_mut()[slot].take();
         self.free_slots.borrow_mut().push(slot);
         self.live.set(self.live.get() - 1);
-        entry
+        drop(entry);
     }
 
     /// Runs the coroutines that are ready now; stops early when `until`
@@ -519,36 +518,6 @@ impl Hub {
         let _ = self.poll(Some(Duration::ZERO));
         self.run_ready(&|| false);
     }
-
-    /// Kills every coroutine left at thread exit and runs them so that they
-    /// unwind; those that block again while unwinding are leaked.
-    fn shut_down(&self) {
-        let tasks: Vec<Arc<Task>> = self
-            .entries
-            .borrow()
-            .iter()
-            .flatten()
-            .map(|e| e.task.clone())
-            .collect();
-        for task in &tasks {
-            task.request_kill();
-        }
-        for _ in 0..3 {
-            self.absorb_injected();
-            self.fire_timers(Instant::now());
-            if self.run_ready(&|| false) == 0 {
-                break;
-            }
-        }
-        let mut entries = self.entries.borrow_mut();
-        for entry in entries.iter_mut().flatten() {
-            if let Some(co) = entry.co.take() {
-                // Its frames are suspended mid-unwind; freeing the stack
-                // under them would be unsound, so it is leaked.
-                std::mem::forget(co);
-            }
-        }
-    }
 }
 
 impl Task {
@@ -563,15 +532,19 @@ pub(crate) fn others_could_wake() -> bool {
     crate::sys::os_thread_count().is_none_or(|n| n > 1 + super::pool::idle_threads())
 }
 
-/// Runs at thread exit, before the hub itself is destroyed.
-struct Teardown;
-
-impl Drop for Teardown {
+/// A hub is dropped when its thread exits.
+///
+/// Coroutines still alive then can never run again: their thread is gone.
+/// std's detached threads stay blocked until the process exits, and code
+/// written for std never expects a blocking call to unwind, so these
+/// coroutines are not killed: their entries are leaked, keeping their
+/// stacks mapped (wait queues may still point into them), and none of
+/// their frames ever runs again.
+impl Drop for Hub {
     fn drop(&mut self) {
-        if let Some(hub) = Hub::existing()
-            && hub.live() > 0
-        {
-            hub.shut_down();
+        let entries = std::mem::take(self.entries.get_mut());
+        if self.live.get() > 0 {
+            std::mem::forget(entries);
         }
     }
 }

@@ -47,7 +47,8 @@ impl Direction {
 struct Link {
     hub_id: u64,
     token: usize,
-    registry: mio::Registry,
+    /// The hub's own registry handle (one per hub, not per fd).
+    registry: Arc<mio::Registry>,
 }
 
 #[derive(Debug, Default)]
@@ -304,7 +305,7 @@ impl Registration {
             }
         }
         let token = hub.io.borrow_mut().insert(&self.shared);
-        let registry = hub.poll_registry()?;
+        let registry = hub.poll_registry();
         if let Err(e) = registry.register(
             &mut SourceFd(&self.fd),
             Token(token),

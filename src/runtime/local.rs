@@ -1,21 +1,28 @@
 //! Coroutine-local storage: the values behind `greenstd::thread_local!`.
 //!
 //! Inside a coroutine each key has one value per coroutine, kept by the hub
-//! and dropped (on the hub's thread) when the coroutine ends; in a thread's
-//! own context one value per thread, as std's `thread_local!`.
+//! and dropped on the coroutine's own stack when its body has returned
+//! (so a value's `Drop` may block or spawn, as a std TLS destructor may); in
+//! a thread's own context one value per thread, as std's `thread_local!`.
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::hub::{self, Hub};
 
 /// One context's values, keyed by the address of their `LocalKey`.
-pub(crate) type Locals = RefCell<HashMap<usize, Rc<dyn Any>>>;
+#[derive(Default)]
+pub(crate) struct Locals {
+    values: RefCell<HashMap<usize, Rc<dyn Any>>>,
+    /// Set once the values were destroyed: later accesses fail, as std's
+    /// do after a thread's TLS teardown.
+    destroyed: Cell<bool>,
+}
 
 thread_local! {
-    static THREAD_LOCALS: Locals = RefCell::new(HashMap::new());
+    static THREAD_LOCALS: Locals = Locals::default();
 }
 
 /// The value of `key` for the calling context, made by `init` on first use.
@@ -24,6 +31,9 @@ pub(crate) fn get_or_init(key: usize, init: &dyn Fn() -> Rc<dyn Any>) -> Option<
     if hub::in_coroutine() {
         let hub = Hub::existing()?;
         let locals = hub.current_locals()?;
+        if locals.destroyed.get() {
+            return None;
+        }
         Some(lookup(&locals, key, init))
     } else {
         THREAD_LOCALS
@@ -33,10 +43,45 @@ pub(crate) fn get_or_init(key: usize, init: &dyn Fn() -> Rc<dyn Any>) -> Option<
 }
 
 fn lookup(locals: &Locals, key: usize, init: &dyn Fn() -> Rc<dyn Any>) -> Rc<dyn Any> {
-    if let Some(value) = locals.borrow().get(&key) {
+    if let Some(value) = locals.values.borrow().get(&key) {
         return value.clone();
     }
     // No borrow is held while `init` runs: it may use other locals.
     let value = init();
-    locals.borrow_mut().entry(key).or_insert(value).clone()
+    locals
+        .values
+        .borrow_mut()
+        .entry(key)
+        .or_insert(value)
+        .clone()
+}
+
+/// How many rounds of destructors run when destructors keep creating new
+/// values; what is left after that is leaked, as std leaks TLS values
+/// re-created during teardown.
+const DESTROY_ROUNDS: usize = 8;
+
+/// Drops the running coroutine's values, last thing in its body. A
+/// destructor may touch other keys, even re-create a value: no borrow is
+/// held while destructors run, and the rounds repeat until none is left.
+///
+/// # Panics
+/// Never: a destructor that panics aborts the process, as std aborts when a
+/// TLS destructor panics.
+pub(crate) fn destroy_current() {
+    let Some(locals) = Hub::existing().and_then(|hub| hub.current_locals()) else {
+        return;
+    };
+    for _ in 0..DESTROY_ROUNDS {
+        let values = std::mem::take(&mut *locals.values.borrow_mut());
+        if values.is_empty() {
+            break;
+        }
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(values)));
+        if dropped.is_err() {
+            super::panic::abort_with("a coroutine-local value panicked on drop");
+        }
+    }
+    locals.destroyed.set(true);
+    std::mem::forget(std::mem::take(&mut *locals.values.borrow_mut()));
 }

@@ -8,9 +8,11 @@ pub(crate) mod hub;
 pub(crate) mod io;
 pub(crate) mod local;
 pub(crate) mod monitor;
+pub(crate) mod overflow;
 pub(crate) mod panic;
 pub(crate) mod pool;
 pub(crate) mod scope;
+pub(crate) mod setup;
 pub(crate) mod task;
 pub(crate) mod timer;
 pub(crate) mod wait;
@@ -44,13 +46,8 @@ impl<T> Packet<T> {
         }
     }
 
-    fn complete(&self, result: std::thread::Result<T>) {
-        let panicked = result.is_err();
+    fn store(&self, result: std::thread::Result<T>) {
         *self.result.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
-        self.done.notify_all();
-        if let Some(scope) = &self.scope {
-            scope.thread_finished(panicked);
-        }
     }
 
     /// Whether the coroutine has ended.
@@ -69,19 +66,31 @@ impl<T> Packet<T> {
 
     /// Takes the result of an ended coroutine; `None` if already taken.
     pub(crate) fn take(&self) -> Option<std::thread::Result<T>> {
-        let result = self.result.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let (Some(Err(_)), Some(scope)) = (&result, &self.scope) {
-            scope.panic_handled();
+        self.result.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// The last holder of a packet drops a result nobody took, as std's thread
+/// packet does: on the coroutine's own stack when no handle is left (the
+/// coroutine drops its share last thing), or wherever the last handle is
+/// dropped. Never inside the hub's bookkeeping, so the result's `Drop` may
+/// block, spawn or switch. A scope counts its coroutine as ended only after
+/// that drop, because the drop may still use the scope's borrows.
+impl<T> Drop for Packet<T> {
+    fn drop(&mut self) {
+        let result = self.result.get_mut().unwrap_or_else(|e| e.into_inner());
+        let unhandled_panic = matches!(result, Some(Err(_)));
+        if catch_unwind(AssertUnwindSafe(|| *result = None)).is_err() {
+            panic::abort_with("a coroutine's result panicked on drop");
         }
-        result
+        if let Some(scope) = &self.scope {
+            scope.thread_finished(unhandled_panic);
+        }
     }
 }
 
 /// A coroutine body, before its lifetime is erased.
 type Body<'a> = Box<dyn FnOnce(Arc<Task>) + Send + 'a>;
-
-/// What completes a join packet when a body never returns.
-type Abandon<'a> = Box<dyn FnOnce(Box<dyn Any + Send>) + 'a>;
 
 /// What to spawn with.
 #[derive(Debug, Default, Clone)]
@@ -123,32 +132,27 @@ where
     F: FnOnce() -> T + Send + 'a,
     T: Send + 'a,
 {
-    panic::install_hook();
+    setup::once();
     let hub = Hub::get()?;
     let stack_size = coroutine::effective_stack_size(options.stack_size);
     let packet = Arc::new(Packet::new(scope));
     let theirs = packet.clone();
-    let abandoned = packet.clone();
     let body: Body<'a> = Box::new(move |task| run_body(task, f, theirs));
-    let on_abandon: Abandon<'a> = Box::new(move |payload| abandoned.complete(Err(payload)));
-    // SAFETY: only the lifetimes change. The caller guarantees that the
-    // coroutine ends before `'a` does; both closures run (or are dropped)
-    // by then: the body when the coroutine ends, `on_abandon` with its
-    // hub entry, which is removed when the coroutine ends.
+    // SAFETY: only the lifetime changes. The caller guarantees that the
+    // coroutine ends before `'a` does, and the body is consumed on the
+    // coroutine's stack before it ends. A coroutine that never ends (one
+    // left parked when its thread exited) keeps its body and its frames
+    // forever: they are leaked, never dropped.
     let body = unsafe { std::mem::transmute::<Body<'a>, Body<'static>>(body) };
-    // SAFETY: as above.
-    let on_abandon = unsafe { std::mem::transmute::<Abandon<'a>, Abandon<'static>>(on_abandon) };
-    let task = hub.spawn(
-        options.name,
-        stack_size,
-        move |task| move || body(task),
-        on_abandon,
-    )?;
+    let task = hub.spawn(options.name, stack_size, move |task| move || body(task))?;
     Ok((task, packet))
 }
 
 /// The body of every coroutine: honour a kill that came before the start,
-/// catch the user's panic, publish the result.
+/// catch the user's panic, drop the coroutine-local values, publish the
+/// result. Everything that may run user code (the locals' and the result's
+/// `Drop`) runs here, on the coroutine's own stack, where it may block,
+/// spawn, switch or panic like any other code of the coroutine.
 fn run_body<F, T>(task: Arc<Task>, f: F, packet: Arc<Packet<T>>)
 where
     F: FnOnce() -> T,
@@ -165,5 +169,14 @@ where
         let Err(payload) = result else { unreachable!() };
         resume_unwind(payload);
     }
-    packet.complete(result);
+    // std's order: store the result, drop the thread's share of the packet
+    // (and with it the result, if no handle is left), run the TLS
+    // destructors, and only then let `join` return.
+    packet.store(result);
+    let weak = Arc::downgrade(&packet);
+    drop(packet);
+    local::destroy_current();
+    if let Some(packet) = weak.upgrade() {
+        packet.done.notify_all();
+    }
 }

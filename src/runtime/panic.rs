@@ -93,28 +93,6 @@ impl From<WouldBlockForever> for std::io::Error {
     }
 }
 
-/// The payload `join` returns for a coroutine that overflowed its stack.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StackOverflow {
-    name: String,
-}
-
-impl StackOverflow {
-    pub(crate) fn new(task: &Task) -> Self {
-        StackOverflow {
-            name: describe(task),
-        }
-    }
-}
-
-impl fmt::Display for StackOverflow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} overflowed its stack", self.name)
-    }
-}
-
-impl std::error::Error for StackOverflow {}
-
 /// `<Greenlet "name" #id>`, the way gevent prints a greenlet.
 pub(crate) fn describe(task: &Task) -> String {
     let kind = if task.is_coroutine() {
@@ -128,13 +106,11 @@ pub(crate) fn describe(task: &Task) -> String {
     }
 }
 
-pub(crate) fn report_overflow(task: &Task, stack_size: usize) {
-    eprintln!(
-        "\n{} has overflowed its stack of {} KiB; its frames were abandoned without running \
-         their destructors. Give it a larger stack with greenstd::thread::Builder::stack_size.",
-        describe(task),
-        stack_size / 1024
-    );
+/// Prints std's "fatal runtime error" line for `what` and aborts, as std
+/// does when a thread's result or TLS value panics on drop.
+pub(crate) fn abort_with(what: &str) -> ! {
+    eprintln!("fatal runtime error: {what}, aborting");
+    std::process::abort();
 }
 
 /// Whether `payload` is one the runtime raises on purpose.

@@ -18,6 +18,8 @@ pub(crate) struct ScopeData {
 }
 
 impl ScopeData {
+    /// A coroutine's packet was dropped (with a panic nobody joined, if
+    /// `panicked`): the coroutine can no longer touch the scope's borrows.
     pub(crate) fn thread_finished(&self, panicked: bool) {
         if panicked {
             self.unhandled_panics.fetch_add(1, Ordering::AcqRel);
@@ -32,11 +34,6 @@ impl ScopeData {
                 task.wake();
             }
         }
-    }
-
-    /// A joiner took a panic payload: it no longer makes the scope panic.
-    pub(crate) fn panic_handled(&self) {
-        self.unhandled_panics.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Spawns `f`, borrowing for `'scope`, as a coroutine of this scope.

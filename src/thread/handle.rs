@@ -43,8 +43,7 @@ impl<T> JoinHandle<T> {
     ///
     /// # Errors
     /// The coroutine's panic payload; [`Killed`](crate::Killed) if it was
-    /// killed; [`StackOverflow`](crate::StackOverflow) if it overflowed its
-    /// stack; [`WouldBlockForever`](crate::WouldBlockForever) if this is a
+    /// killed; [`WouldBlockForever`](crate::WouldBlockForever) if this is a
     /// thread's own context and nothing could ever end the wait.
     ///
     /// # Examples

@@ -10,13 +10,20 @@ pub const PATIENCE: Duration = Duration::from_secs(20);
 /// Runs the test `name` of the current test binary in a child process with
 /// `GREENSTD_CHILD=1` and returns (success, stderr).
 pub fn run_child(name: &str) -> (bool, String) {
+    let (status, stderr) = run_child_status(name);
+    (status.success(), stderr)
+}
+
+/// As [`run_child`], returning the child's exit status itself (to tell a
+/// test failure, exit code 101, from an abort, signal 6).
+pub fn run_child_status(name: &str) -> (std::process::ExitStatus, String) {
     let out = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", name, "--nocapture", "--test-threads=1"])
         .env("GREENSTD_CHILD", "1")
         .output()
         .expect("run the test binary");
     (
-        out.status.success(),
+        out.status,
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
