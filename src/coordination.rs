@@ -80,6 +80,7 @@ impl Event {
 
     /// Sets the flag and wakes every waiter.
     pub fn set(&self) {
+        crate::runtime::wait::checkpoint();
         self.flag.store(true, Ordering::Release);
         self.waiters.notify_all();
     }
@@ -142,6 +143,7 @@ impl<T: Clone> AsyncResult<T> {
 
     /// Delivers the value (replacing an earlier one) and wakes every waiter.
     pub fn set(&self, value: T) {
+        crate::runtime::wait::checkpoint();
         *lock(&self.value) = Some(value);
         self.waiters.notify_all();
     }
@@ -258,6 +260,7 @@ impl Semaphore {
 
     /// Takes a permit if one is free now.
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
+        crate::runtime::wait::checkpoint();
         self.take().then_some(SemaphorePermit { semaphore: self })
     }
 
@@ -279,6 +282,7 @@ impl Semaphore {
     /// For a bounded semaphore, when the count would exceed its bound
     /// (gevent's `ValueError`: released too many times).
     pub fn release(&self) {
+        crate::runtime::wait::checkpoint();
         {
             let mut count = lock(&self.count);
             if self.bound.is_some_and(|b| *count >= b) {
@@ -421,6 +425,7 @@ impl<T> Queue<T> {
     /// # Errors
     /// [`Full`] with the item when the queue is full.
     pub fn try_put(&self, item: T) -> Result<(), Full<T>> {
+        crate::runtime::wait::checkpoint();
         let mut item = Some(item);
         if self.try_push(&mut item) {
             Ok(())
@@ -454,6 +459,7 @@ impl<T> Queue<T> {
 
     /// Takes the oldest item if there is one.
     pub fn try_get(&self) -> Option<T> {
+        crate::runtime::wait::checkpoint();
         self.try_pop()
     }
 

@@ -570,3 +570,37 @@ where
 pub fn start_monitor(threshold: Duration) {
     runtime::monitor::start(threshold);
 }
+
+/// Sets the time slice for every thread: how long a coroutine (or a
+/// thread's own context whose hub has coroutines) may run between two
+/// greenstd calls before the next call lets the others run. `None` turns
+/// the check off. The default is 10 ms.
+///
+/// Every greenstd call, including those that never block (`send` on an
+/// unbounded channel, `try_recv`, `try_lock`, `spawn`, a socket call that
+/// returns at once), checks the slice, so a loop over such calls cannot
+/// starve the other coroutines of its thread, as the kernel's preemption
+/// ensures for threads. A loop that calls nothing of greenstd's still has
+/// to call [`yield_now`](crate::yield_now) (see [`start_monitor`]).
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+///
+/// greenstd::set_time_slice(Some(Duration::from_millis(5)));
+/// assert_eq!(greenstd::time_slice(), Some(Duration::from_millis(5)));
+/// greenstd::set_time_slice(Some(Duration::from_millis(10))); // the default
+/// ```
+pub fn set_time_slice(slice: Option<Duration>) {
+    runtime::slice::set_slice(slice);
+}
+
+/// The time slice in force; see [`set_time_slice`].
+///
+/// # Examples
+/// ```
+/// assert!(greenstd::time_slice().is_some());
+/// ```
+pub fn time_slice() -> Option<Duration> {
+    runtime::slice::slice()
+}

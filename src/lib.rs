@@ -54,8 +54,11 @@
 //!
 //! ## Caveats
 //!
-//! - **Cooperative**: a coroutine that computes for long without a blocking
-//!   call stalls the others of its thread; call [`thread::yield_now`].
+//! - **Cooperative**: every greenstd call, even one that never blocks, lets
+//!   the others run once the caller has used up its [time
+//!   slice](set_time_slice) (10 ms); but a coroutine that computes for long
+//!   without calling greenstd at all stalls the others of its thread; call
+//!   [`thread::yield_now`].
 //! - **Blocking calls inside other crates** (that use `std::net` or
 //!   `std::thread::sleep` directly) block the whole OS thread; wrap them in
 //!   [`spawn_blocking`].
@@ -93,8 +96,8 @@ pub use coordination::{
     AsyncResult, BoundedSemaphore, Event, Full, Group, Pool, Queue, Semaphore, SemaphorePermit,
 };
 pub use greenlet::{
-    Elapsed, Greenlet, Timeout, current, joinall, kill, spawn, spawn_blocking, spawn_later,
-    start_monitor, with_timeout,
+    Elapsed, Greenlet, Timeout, current, joinall, kill, set_time_slice, spawn, spawn_blocking,
+    spawn_later, start_monitor, time_slice, with_timeout,
 };
 pub use runtime::panic::{Killed, TimeoutExpired, WouldBlockForever};
 pub use thread::{sleep, yield_now};

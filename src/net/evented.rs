@@ -143,6 +143,7 @@ impl<S: AsFd> Evented<S> {
         len: usize,
         mut op: impl FnMut(&S) -> io::Result<usize>,
     ) -> io::Result<usize> {
+        crate::runtime::wait::checkpoint();
         let Some(deadline) = self.blocking_deadline(direction) else {
             return op(&self.inner);
         };
@@ -159,6 +160,7 @@ impl<S: AsFd> Evented<S> {
         deadline: Option<Instant>,
         mut op: impl FnMut(&S) -> io::Result<T>,
     ) -> io::Result<Option<T>> {
+        crate::runtime::wait::checkpoint();
         self.registration
             .io(direction, deadline, || op(&self.inner))
     }
@@ -168,6 +170,7 @@ impl<S: AsFd> Evented<S> {
         direction: Direction,
         mut op: impl FnMut(&S) -> io::Result<T>,
     ) -> io::Result<T> {
+        crate::runtime::wait::checkpoint();
         let Some(deadline) = self.blocking_deadline(direction) else {
             return op(&self.inner);
         };

@@ -141,6 +141,9 @@ pub(crate) struct Hub {
     pub(crate) io: RefCell<IoTable>,
     /// Coroutines switched out while unwinding (see `thread::panicking`).
     suspended_unwinders: Cell<usize>,
+    /// Set when a coroutine gave up its time slice: poll for I/O before the
+    /// next batch, even if coroutines stay runnable.
+    poll_due: Cell<bool>,
     /// What the starvation monitor watches.
     probe: Arc<super::monitor::Probe>,
     expired: RefCell<Vec<Arc<Task>>>,
@@ -200,6 +203,7 @@ impl Hub {
             stacks: RefCell::new(StackPool::default()),
             io: RefCell::new(IoTable::default()),
             suspended_unwinders: Cell::new(0),
+            poll_due: Cell::new(false),
             probe: super::monitor::Probe::register(),
             expired: RefCell::new(Vec::new()),
         })
@@ -300,6 +304,11 @@ impl Hub {
         ready.push_front(slot);
     }
 
+    /// Asks for a poll before the next batch of ready coroutines.
+    pub(crate) fn poll_soon(&self) {
+        self.poll_due.set(true);
+    }
+
     pub(crate) fn has_ready(&self) -> bool {
         !self.ready.borrow().is_empty()
     }
@@ -335,7 +344,9 @@ impl Hub {
         let previous = CURRENT.with(|c| c.replace(Arc::as_ptr(&task)));
         self.probe.enter(task.id());
         let outer = self.current.replace(Some(task));
+        super::slice::restart();
         let status = co.resume();
+        super::slice::restart();
         self.probe.leave();
         let task = self.current.replace(outer).expect("current task");
         CURRENT.with(|c| c.set(previous));
@@ -460,7 +471,7 @@ impl Hub {
                 }
                 self.fire_timers(now);
             }
-            if self.has_ready() && busy_batches < POLL_INTERVAL {
+            if self.has_ready() && busy_batches < POLL_INTERVAL && !self.poll_due.replace(false) {
                 // Runnable coroutines are waiting: run them before polling,
                 // but poll now and then so I/O and other threads get in.
                 busy_batches += 1;

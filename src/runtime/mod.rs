@@ -13,6 +13,7 @@ pub(crate) mod panic;
 pub(crate) mod pool;
 pub(crate) mod scope;
 pub(crate) mod setup;
+pub(crate) mod slice;
 pub(crate) mod task;
 pub(crate) mod timer;
 pub(crate) mod wait;
@@ -133,6 +134,7 @@ where
     T: Send + 'a,
 {
     setup::once();
+    wait::checkpoint();
     let hub = Hub::get()?;
     let stack_size = coroutine::effective_stack_size(options.stack_size);
     let packet = Arc::new(Packet::new(scope));

@@ -167,6 +167,35 @@ pub(crate) fn sleep_until(deadline: Instant) {
     }
 }
 
+/// A preemption point, made by every greenstd call (see `slice.rs`): when
+/// the caller has used up its time slice, the others get a turn.
+#[inline]
+pub(crate) fn checkpoint() {
+    if super::slice::expired() {
+        yield_slice();
+    }
+}
+
+/// Gives the others a turn at a checkpoint. Unlike [`yield_now`] it raises
+/// no kill or timeout: the calls that checkpoint never unwind under std.
+#[cold]
+fn yield_slice() {
+    if std::thread::panicking() {
+        // A suspended unwinder would confuse `thread::panicking()`.
+        return;
+    }
+    if hub::in_coroutine() {
+        let hub = Hub::existing().expect("a coroutine runs on a hub");
+        hub.requeue_current();
+        // Poll before resuming anyone: the coroutines that would run next
+        // may be the ones that starve the rest (a failing accept loop).
+        hub.poll_soon();
+        suspend();
+    } else if let Some(hub) = Hub::existing().filter(|h| h.live() > 0) {
+        hub.run_once();
+    }
+}
+
 /// Lets other coroutines of this thread run.
 pub(crate) fn yield_now() {
     if hub::in_coroutine() {
@@ -323,6 +352,7 @@ impl WaitQueue {
         what: &'static str,
         mut ready: impl FnMut() -> bool,
     ) -> Result<bool, WouldBlockForever> {
+        checkpoint();
         if ready() {
             return Ok(true);
         }

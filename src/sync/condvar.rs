@@ -178,11 +178,13 @@ impl Condvar {
 
     /// Wakes one waiter.
     pub fn notify_one(&self) {
+        crate::runtime::wait::checkpoint();
         self.waiters.notify_one();
     }
 
     /// Wakes every waiter.
     pub fn notify_all(&self) {
+        crate::runtime::wait::checkpoint();
         self.waiters.notify_all();
     }
 }

@@ -121,6 +121,7 @@ pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
 }
 
 fn send_unbounded<T>(chan: &Chan<T>, t: T) -> Result<(), SendError<T>> {
+    crate::runtime::wait::checkpoint();
     {
         let mut s = chan.lock();
         if !s.receiver {
@@ -206,6 +207,7 @@ impl<T> SyncSender<T> {
     /// # Errors
     /// `TrySendError::Full(t)` or `TrySendError::Disconnected(t)`.
     pub fn try_send(&self, t: T) -> Result<(), TrySendError<T>> {
+        crate::runtime::wait::checkpoint();
         let bound = self.chan.bound.unwrap_or(usize::MAX);
         {
             let mut s = self.chan.lock();
@@ -253,6 +255,7 @@ impl<T> Receiver<T> {
     /// # Errors
     /// `Empty` or `Disconnected`.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
+        crate::runtime::wait::checkpoint();
         self.take()
     }
 

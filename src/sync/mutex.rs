@@ -113,6 +113,7 @@ impl<T: ?Sized> Mutex<T> {
     /// # Errors
     /// `WouldBlock` if held; `Poisoned` if a holder panicked.
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
+        crate::runtime::wait::checkpoint();
         match self.inner.try_lock() {
             Ok(g) => Ok(MutexGuard {
                 lock: self,

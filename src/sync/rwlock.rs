@@ -102,6 +102,7 @@ impl<T: ?Sized> RwLock<T> {
     /// # Errors
     /// `WouldBlock` if a writer holds it; `Poisoned` if poisoned.
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
+        crate::runtime::wait::checkpoint();
         let wrap = |g| RwLockReadGuard {
             lock: self,
             inner: Some(g),
@@ -120,6 +121,7 @@ impl<T: ?Sized> RwLock<T> {
     /// # Errors
     /// `WouldBlock` if held; `Poisoned` if poisoned.
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
+        crate::runtime::wait::checkpoint();
         let wrap = |g| RwLockWriteGuard {
             lock: self,
             inner: Some(g),
