@@ -87,6 +87,7 @@ impl<T> Clone for Greenlet<T> {
 /// let g = greenstd::spawn(|| "hi");
 /// assert_eq!(g.get().unwrap(), "hi");
 /// ```
+#[track_caller]
 pub fn spawn<F, T>(f: F) -> Greenlet<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -108,6 +109,7 @@ where
 /// let g = greenstd::spawn_later(Duration::from_millis(10), move || start.elapsed());
 /// assert!(g.get().unwrap() >= Duration::from_millis(10));
 /// ```
+#[track_caller]
 pub fn spawn_later<F, T>(delay: Duration, f: F) -> Greenlet<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -167,6 +169,7 @@ impl<T: Send + 'static> Greenlet<T> {
     /// g.switch(); // runs it; it ends and switches back here
     /// assert_eq!(g.get().unwrap(), 5);
     /// ```
+    #[track_caller]
     pub fn new<F>(f: F) -> Self
     where
         F: FnOnce() -> T + Send + 'static,
@@ -179,18 +182,21 @@ impl<T: Send + 'static> Greenlet<T> {
     }
 
     /// As [`Greenlet::new`], with a name for its `Display` and panics.
+    #[track_caller]
     pub fn with_name<F>(name: impl Into<String>, f: F) -> Self
     where
         F: FnOnce() -> T + Send + 'static,
     {
         let options = SpawnOptions {
             name: Some(name.into()),
-            stack_size: None,
+            ..SpawnOptions::default()
         };
         Greenlet::build(options, Box::new(f), Some(hub::current_task()))
     }
 
-    fn build(options: SpawnOptions, body: Body<T>, parent: Option<Arc<Task>>) -> Self {
+    #[track_caller]
+    fn build(mut options: SpawnOptions, body: Body<T>, parent: Option<Arc<Task>>) -> Self {
+        options.spawned_at = Some(std::panic::Location::caller());
         Greenlet {
             inner: Arc::new(Inner {
                 body: Mutex::new(Some(body)),

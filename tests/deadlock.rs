@@ -21,12 +21,22 @@ fn main() {
     }
     let mut child = Command::new(std::env::current_exe().unwrap())
         .env("GREENSTD_DEADLOCK_CHILD", "1")
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start the child");
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut text).unwrap();
+        text
+    });
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
+            let stderr = reader.join().unwrap();
+            eprint!("{stderr}");
             assert!(status.success(), "deadlock cases failed: {status}");
+            check_reports(&stderr);
             println!("deadlock: all cases passed");
             return;
         }
@@ -44,7 +54,46 @@ fn child() {
     switch_that_nobody_answers();
     no_false_alarm_with_a_timer();
     no_false_alarm_with_another_thread();
+    a_deadlock_under_the_monitor_hung();
     eprintln!("child: ok");
+}
+
+/// A would-block-forever `join` used to fail silently: `join().unwrap()`
+/// showed only `Any { .. }`. Now stderr tells what waited, and which
+/// coroutines are parked, where they were spawned and on what they wait.
+fn check_reports(stderr: &str) {
+    assert!(
+        stderr.contains("greenstd: on thread 'main': JoinHandle::join would block forever"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("spawned at tests/deadlock.rs:"), "{stderr}");
+    assert!(stderr.contains("parked in thread::park"), "{stderr}");
+    assert!(stderr.contains("<Greenlet \"left\" #"), "{stderr}");
+    assert!(stderr.contains("parked in Receiver::recv"), "{stderr}");
+}
+
+/// `start_monitor` used to switch deadlock detection off (its thread
+/// counted as one that could wake the waiter): two coroutines waiting on
+/// each other's channel hung instead of failing.
+fn a_deadlock_under_the_monitor_hung() {
+    use greenstd::sync::mpsc;
+    greenstd::start_monitor(Duration::from_secs(5));
+    let (to_left, from_right) = mpsc::channel::<()>();
+    let (to_right, from_left) = mpsc::channel::<()>();
+    let left = thread::Builder::new()
+        .name("left".into())
+        .spawn(move || {
+            let _keep = to_right;
+            from_right.recv().unwrap();
+        })
+        .unwrap();
+    let right = thread::spawn(move || {
+        let _keep = to_left;
+        from_left.recv().unwrap();
+    });
+    let err = left.join().unwrap_err();
+    assert!(err.is::<WouldBlockForever>());
+    drop(right);
 }
 
 fn join_of_a_coroutine_parked_forever() {

@@ -290,9 +290,10 @@ impl Drop for SetOnDropCount {
     }
 }
 
-/// The starvation monitor names a coroutine that computes without yielding.
+/// The starvation monitor names a coroutine that computes without yielding;
+/// it used to report only `coroutine #3` for one named "hog".
 #[test]
-fn the_monitor_reports_a_coroutine_that_never_yields() {
+fn the_monitor_reported_a_named_coroutine_by_number_only() {
     if common::is_child() {
         greenstd::start_monitor(Duration::from_millis(50));
         let hog = greenstd::Greenlet::with_name("hog", || {
@@ -309,7 +310,7 @@ fn the_monitor_reports_a_coroutine_that_never_yields() {
         hog.join();
         return;
     }
-    let (ok, stderr) = common::run_child("the_monitor_reports_a_coroutine_that_never_yields");
+    let (ok, stderr) = common::run_child("the_monitor_reported_a_named_coroutine_by_number_only");
     assert!(ok, "{stderr}");
     let id_line = stderr
         .lines()
@@ -318,8 +319,9 @@ fn the_monitor_reports_a_coroutine_that_never_yields() {
     let id = id_line
         .trim_start_matches("hog is ThreadId(")
         .trim_end_matches(')');
+    assert!(id.chars().all(|c| c.is_ascii_digit()), "{id_line}");
     assert!(
-        stderr.contains(&format!("coroutine #{id} on thread"))
+        stderr.contains(&format!("coroutine <Greenlet \"hog\" #{id}> on thread"))
             && stderr.contains("without switching out"),
         "{stderr}"
     );

@@ -242,3 +242,49 @@ fn lazy_lock_initialises_once_across_coroutines() {
     let hs: Vec<_> = (0..5).map(|_| thread::spawn(|| VALUE.clone())).collect();
     assert!(hs.into_iter().all(|h| h.join().unwrap() == "lazy"));
 }
+
+/// std drops the messages still buffered when the receiver goes
+/// (`drop_unreceived`); greenstd kept them until the last sender went.
+#[test]
+fn buffered_messages_were_kept_after_the_receiver_dropped() {
+    struct Counted(Arc<AtomicUsize>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    let drops = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::sync_channel(4);
+    for _ in 0..3 {
+        tx.send(Counted(drops.clone())).unwrap();
+    }
+    drop(rx);
+    assert_eq!(drops.load(Ordering::SeqCst), 3);
+    assert!(tx.send(Counted(drops.clone())).is_err());
+
+    let (tx, rx) = mpsc::channel();
+    for _ in 0..3 {
+        tx.send(Counted(drops.clone())).unwrap();
+    }
+    drop(rx);
+    assert_eq!(drops.load(Ordering::SeqCst), 7);
+    drop(tx);
+}
+
+/// A buffered message whose `Drop` uses the channel (here: drops the last
+/// sender) must not deadlock the receiver's drop.
+#[test]
+fn a_buffered_message_may_use_its_channel_in_drop() {
+    struct HoldsSender(Option<mpsc::Sender<HoldsSender>>);
+    impl Drop for HoldsSender {
+        fn drop(&mut self) {
+            if let Some(tx) = self.0.take() {
+                let _ = tx.send(HoldsSender(None));
+            }
+        }
+    }
+    let (tx, rx) = mpsc::channel();
+    tx.send(HoldsSender(Some(tx.clone()))).unwrap();
+    drop(tx);
+    drop(rx);
+}

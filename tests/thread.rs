@@ -649,3 +649,18 @@ fn every_blocking_call_yields_inside_a_coroutine() {
         assert!(progressed > 0, "{name} did not yield");
     }
 }
+
+/// std's `ThreadId` wraps a `NonZero`, so `Option<ThreadId>` costs nothing
+/// more; greenstd's wrapped a plain `u64`.
+#[test]
+fn option_of_thread_id_was_larger_than_std_s() {
+    use std::mem::size_of;
+    assert_eq!(
+        size_of::<Option<thread::ThreadId>>(),
+        size_of::<thread::ThreadId>()
+    );
+    assert_eq!(
+        size_of::<Option<std::thread::ThreadId>>(),
+        size_of::<Option<thread::ThreadId>>()
+    );
+}

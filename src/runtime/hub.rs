@@ -120,6 +120,8 @@ struct Entry {
     /// Its coroutine-local values; the body destroys them before it ends,
     /// so dropping the entry runs no user code.
     locals: Rc<super::local::Locals>,
+    /// What it last parked on (for the would-block-forever report).
+    waiting_on: &'static str,
 }
 
 /// A thread's scheduler.
@@ -141,6 +143,9 @@ pub(crate) struct Hub {
     pub(crate) io: RefCell<IoTable>,
     /// Coroutines switched out while unwinding (see `thread::panicking`).
     suspended_unwinders: Cell<usize>,
+    /// What the running coroutine parks on, noted by `park` before it
+    /// switches out and moved to its entry when it has.
+    parking_on: Cell<&'static str>,
     /// Set when a coroutine gave up its time slice: poll for I/O before the
     /// next batch, even if coroutines stay runnable.
     poll_due: Cell<bool>,
@@ -204,6 +209,7 @@ impl Hub {
             io: RefCell::new(IoTable::default()),
             suspended_unwinders: Cell::new(0),
             poll_due: Cell::new(false),
+            parking_on: Cell::new("yield_now"),
             probe: super::monitor::Probe::register(),
             expired: RefCell::new(Vec::new()),
         })
@@ -229,6 +235,7 @@ impl Hub {
     pub(crate) fn spawn<F>(
         &self,
         name: Option<String>,
+        spawned_at: &'static std::panic::Location<'static>,
         stack_size: usize,
         make_body: impl FnOnce(Arc<Task>) -> F,
     ) -> io::Result<Arc<Task>>
@@ -240,7 +247,7 @@ impl Hub {
             entries.push(None);
             entries.len() - 1
         });
-        let task = Arc::new(Task::coroutine(name, self.remote.clone(), slot));
+        let task = Arc::new(Task::coroutine(name, spawned_at, self.remote.clone(), slot));
         let tag = Arc::as_ptr(&task) as *mut u8;
         let body = make_body(task.clone());
         let pooled = self.stacks.borrow_mut().take(stack_size);
@@ -257,10 +264,14 @@ impl Hub {
                 }
             },
         };
+        if let Some(name) = task.name() {
+            super::monitor::name_spawned(task.id(), name);
+        }
         self.entries.borrow_mut()[slot] = Some(Entry {
             task: task.clone(),
             co: Some(co),
             locals: Rc::default(),
+            waiting_on: "its start",
         });
         self.live.set(self.live.get() + 1);
         self.ready.borrow_mut().push_back(slot);
@@ -302,6 +313,35 @@ impl Hub {
         let mut ready = self.ready.borrow_mut();
         ready.retain(|&s| s != slot);
         ready.push_front(slot);
+    }
+
+    /// Notes what the running coroutine is about to park on.
+    pub(crate) fn note_parking_on(&self, what: &'static str) {
+        self.parking_on.set(what);
+    }
+
+    /// A report of this hub's coroutines for a would-block-forever error:
+    /// each with its name, where it was spawned and what it waits on.
+    pub(crate) fn describe_coroutines(&self) -> String {
+        const SHOWN: usize = 20;
+        let entries = self.entries.borrow();
+        let live: Vec<&Entry> = entries.iter().flatten().collect();
+        let mut text = String::new();
+        for entry in live.iter().take(SHOWN) {
+            let at = entry
+                .task
+                .spawned_at()
+                .map_or_else(String::new, |l| format!(", spawned at {l}"));
+            text.push_str(&format!(
+                "  {}{at}, parked in {}\n",
+                super::panic::describe(&entry.task),
+                entry.waiting_on
+            ));
+        }
+        if live.len() > SHOWN {
+            text.push_str(&format!("  ... and {} more\n", live.len() - SHOWN));
+        }
+        text
     }
 
     /// Asks for a poll before the next batch of ready coroutines.
@@ -354,6 +394,7 @@ impl Hub {
             Status::Suspended => {
                 if let Some(Some(entry)) = self.entries.borrow_mut().get_mut(slot) {
                     entry.co = Some(co);
+                    entry.waiting_on = self.parking_on.replace("yield_now");
                 }
             }
             Status::Finished => {
@@ -373,6 +414,11 @@ impl Hub {
     /// here runs user code.
     fn remove(&self, slot: usize) {
         let entry = self.entries.borrow_mut()[slot].take();
+        if let Some(entry) = &entry
+            && entry.task.name().is_some()
+        {
+            super::monitor::name_ended(entry.task.id());
+        }
         self.free_slots.borrow_mut().push(slot);
         self.live.set(self.live.get() - 1);
         drop(entry);
@@ -493,7 +539,9 @@ impl Hub {
                 let since = *idle_since.get_or_insert(now);
                 if now.duration_since(since) >= check_every {
                     if !others_could_wake() {
-                        return Err(WouldBlockForever::new(what));
+                        let e = WouldBlockForever::new(what);
+                        super::panic::report_would_block_forever(&e, &self.describe_coroutines());
+                        return Err(e);
                     }
                     // Another thread may still wake us: look again later,
                     // less and less often.
@@ -539,8 +587,10 @@ impl Task {
 }
 
 /// Whether some other thread exists that could still wake this one.
+/// The pool's idle threads and the monitor thread wake nobody.
 pub(crate) fn others_could_wake() -> bool {
-    crate::sys::os_thread_count().is_none_or(|n| n > 1 + super::pool::idle_threads())
+    let bystanders = super::pool::idle_threads() + super::monitor::threads();
+    crate::sys::os_thread_count().is_none_or(|n| n > 1 + bystanders)
 }
 
 /// A hub is dropped when its thread exits.

@@ -20,7 +20,7 @@ pub(crate) mod wait;
 
 use std::any::Any;
 use std::io as stdio;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::panic::{AssertUnwindSafe, Location, catch_unwind, resume_unwind};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -98,6 +98,9 @@ type Body<'a> = Box<dyn FnOnce(Arc<Task>) + Send + 'a>;
 pub(crate) struct SpawnOptions {
     pub(crate) name: Option<String>,
     pub(crate) stack_size: Option<usize>,
+    /// Where the user asked for the coroutine (for misuse reports); the
+    /// caller of `spawn` when not set.
+    pub(crate) spawned_at: Option<&'static Location<'static>>,
 }
 
 /// Starts `f` as a coroutine on this thread's hub.
@@ -105,6 +108,7 @@ pub(crate) struct SpawnOptions {
 /// # Errors
 /// `OutOfMemory` when no stack can be mapped; an error from creating the
 /// hub's poller.
+#[track_caller]
 pub(crate) fn spawn<F, T>(options: SpawnOptions, f: F) -> stdio::Result<(Arc<Task>, Arc<Packet<T>>)>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -124,6 +128,7 @@ where
 /// Everything `f` and `T` borrow must outlive the coroutine: the caller
 /// makes sure the coroutine has ended before any borrow of `'a` ends (a
 /// scope joins all its coroutines before it returns).
+#[track_caller]
 pub(crate) unsafe fn spawn_unchecked<'a, F, T>(
     options: SpawnOptions,
     f: F,
@@ -146,7 +151,15 @@ where
     // left parked when its thread exited) keeps its body and its frames
     // forever: they are leaked, never dropped.
     let body = unsafe { std::mem::transmute::<Body<'a>, Body<'static>>(body) };
-    let task = hub.spawn(options.name, stack_size, move |task| move || body(task))?;
+    // `Location::caller()` must be called here, not passed as a function:
+    // the caller's location only flows through `#[track_caller]` calls.
+    let spawned_at = match options.spawned_at {
+        Some(at) => at,
+        None => Location::caller(),
+    };
+    let task = hub.spawn(options.name, spawned_at, stack_size, move |task| {
+        move || body(task)
+    })?;
     Ok((task, packet))
 }
 

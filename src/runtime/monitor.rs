@@ -3,10 +3,12 @@
 //! than a threshold, naming the coroutine and its thread.
 //!
 //! Each hub publishes a probe: a counter of coroutine resumes and the id
-//! (and name) of the coroutine running now. The hot path pays two relaxed
-//! atomic stores and an increment per resume; the name is only copied when
-//! a coroutine has one.
+//! of the coroutine running now. The hot path pays two relaxed atomic
+//! stores and an increment per resume. Named coroutines are listed in a
+//! table of names when they are spawned (and removed when they end), so
+//! the report can name the culprit; unnamed ones cost nothing there.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -21,6 +23,39 @@ pub(crate) struct Probe {
 
 static PROBES: Mutex<Vec<Weak<Probe>>> = Mutex::new(Vec::new());
 static STARTED: AtomicBool = AtomicBool::new(false);
+/// Whether the monitor thread is running (it can wake nobody, so the
+/// would-block-forever check does not count it).
+static RUNNING: AtomicBool = AtomicBool::new(false);
+
+/// The names of live named coroutines, by task id.
+static NAMES: Mutex<Option<HashMap<u64, Box<str>>>> = Mutex::new(None);
+
+/// Notes the name of a coroutine being spawned.
+pub(crate) fn name_spawned(id: u64, name: &str) {
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    names
+        .get_or_insert_with(HashMap::new)
+        .insert(id, name.into());
+}
+
+/// Forgets the name of a named coroutine that ended.
+pub(crate) fn name_ended(id: u64) {
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(names) = names.as_mut() {
+        names.remove(&id);
+    }
+}
+
+fn name_of(id: u64) -> Option<Box<str>> {
+    let names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    names.as_ref()?.get(&id).cloned()
+}
+
+/// How many threads the monitor runs (0 or 1): threads that never wake a
+/// waiter.
+pub(crate) fn threads() -> usize {
+    usize::from(RUNNING.load(Ordering::Acquire))
+}
 
 impl Probe {
     /// A probe for the calling thread's hub, registered with the monitor.
@@ -60,9 +95,12 @@ pub(crate) fn start(threshold: Duration) {
         return;
     }
     let period = (threshold / 2).max(Duration::from_millis(1));
-    let _ = std::thread::Builder::new()
+    let started = std::thread::Builder::new()
         .name("greenstd-monitor".into())
         .spawn(move || watch(threshold, period));
+    if started.is_ok() {
+        RUNNING.store(true, Ordering::Release);
+    }
 }
 
 fn watch(threshold: Duration, period: Duration) {
@@ -89,8 +127,12 @@ fn watch(threshold: Duration, period: Duration) {
                         *entry = (entry.0.clone(), resumes, running, now, false);
                     } else if !*reported && now.duration_since(*since) >= threshold {
                         *reported = true;
+                        let who = match name_of(running) {
+                            Some(name) => format!("<Greenlet {name:?} #{running}>"),
+                            None => format!("<Greenlet #{running}>"),
+                        };
                         eprintln!(
-                            "greenstd monitor: coroutine #{running} on thread '{}' has run for \
+                            "greenstd monitor: coroutine {who} on thread '{}' has run for \
                              {:.0?} without switching out, stalling every other coroutine of \
                              its thread; add greenstd::thread::yield_now() to long computations \
                              or move them to greenstd::spawn_blocking",

@@ -106,6 +106,27 @@ pub(crate) fn describe(task: &Task) -> String {
     }
 }
 
+/// Prints the report of a would-block-forever wait on stderr, as gevent
+/// prints `LoopExit`'s traceback: the error is returned as well, but a
+/// `join().unwrap()` would show only `Any { .. }`.
+pub(crate) fn report_would_block_forever(e: &WouldBlockForever, coroutines: &str) {
+    let thread = std::thread::current();
+    let name = thread.name().unwrap_or("<unnamed>");
+    let mut text = format!("\ngreenstd: on thread '{name}': {e}.\n");
+    if coroutines.is_empty() {
+        text.push_str("This thread has no coroutines left.\n");
+    } else {
+        text.push_str("Its coroutines, none of which can run:\n");
+        text.push_str(coroutines);
+    }
+    text.push_str(
+        "Each waits for something only another coroutine or thread could do; look for \
+         the wait that was never answered (a lock never released, a channel with no \
+         sender left, a park with no unpark).\n",
+    );
+    eprint!("{text}");
+}
+
 /// Prints std's "fatal runtime error" line for `what` and aborts, as std
 /// does when a thread's result or TLS value panics on drop.
 pub(crate) fn abort_with(what: &str) -> ! {

@@ -37,6 +37,7 @@ impl ScopeData {
     }
 
     /// Spawns `f`, borrowing for `'scope`, as a coroutine of this scope.
+    #[track_caller]
     pub(crate) fn spawn<'scope, F, T>(
         self: &Arc<Self>,
         options: SpawnOptions,

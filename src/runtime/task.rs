@@ -5,6 +5,7 @@
 //! packets, `Thread` handles. It is `Send + Sync`; the state that only the
 //! owning OS thread touches lives in the hub, not here.
 
+use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
@@ -62,6 +63,8 @@ pub(crate) struct ArmedTimeout {
 pub(crate) struct Task {
     id: u64,
     name: Option<Box<str>>,
+    /// Where a coroutine was spawned; `None` for a thread.
+    spawned_at: Option<&'static Location<'static>>,
     kind: Kind,
     state: AtomicU8,
     /// The `park`/`unpark` token of `std::thread` semantics, kept apart from
@@ -85,8 +88,15 @@ pub(crate) fn next_id() -> u64 {
 
 impl Task {
     /// The task of a coroutine that will live in `slot` of the hub behind `remote`.
-    pub(crate) fn coroutine(name: Option<String>, remote: Arc<Remote>, slot: usize) -> Task {
-        Task::new(name, Kind::Coroutine { remote, slot })
+    pub(crate) fn coroutine(
+        name: Option<String>,
+        spawned_at: &'static Location<'static>,
+        remote: Arc<Remote>,
+        slot: usize,
+    ) -> Task {
+        let mut task = Task::new(name, Kind::Coroutine { remote, slot });
+        task.spawned_at = Some(spawned_at);
+        task
     }
 
     /// The task standing for the calling OS thread's own context.
@@ -106,6 +116,7 @@ impl Task {
         Task {
             id: next_id(),
             name: name.map(String::into_boxed_str),
+            spawned_at: None,
             kind,
             state: AtomicU8::new(RUNNING),
             token: AtomicBool::new(false),
@@ -122,6 +133,11 @@ impl Task {
 
     pub(crate) fn name(&self) -> Option<&str> {
         self.name.as_deref()
+    }
+
+    /// Where the coroutine was spawned; `None` for a thread's own task.
+    pub(crate) fn spawned_at(&self) -> Option<&'static Location<'static>> {
+        self.spawned_at
     }
 
     pub(crate) fn kind(&self) -> &Kind {

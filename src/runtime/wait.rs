@@ -28,14 +28,14 @@ use super::task::{ParkMode, Task};
 /// or one of its `Timeout`s expired.
 pub(crate) fn park(deadline: Option<Instant>, what: &'static str) -> Result<(), WouldBlockForever> {
     if hub::in_coroutine() {
-        park_coroutine(deadline);
+        park_coroutine(deadline, what);
         Ok(())
     } else {
         park_thread(deadline, what)
     }
 }
 
-fn park_coroutine(deadline: Option<Instant>) {
+fn park_coroutine(deadline: Option<Instant>, what: &'static str) {
     let hub = Hub::existing().expect("a coroutine runs on a hub");
     let task = hub.running_task();
     deliver_interrupts(&task);
@@ -49,6 +49,7 @@ fn park_coroutine(deadline: Option<Instant>) {
         if unwinding {
             hub.note_suspended_unwinder(1);
         }
+        hub.note_parking_on(what);
         suspend();
         if unwinding {
             hub.note_suspended_unwinder(-1);
@@ -101,7 +102,9 @@ fn park_os(
                 idle += started.elapsed();
                 if task.is_parked_os() && idle >= check_every {
                     if !hub::others_could_wake() {
-                        break Err(WouldBlockForever::new(what));
+                        let e = WouldBlockForever::new(what);
+                        super::panic::report_would_block_forever(&e, "");
+                        break Err(e);
                     }
                     // Another thread may still wake us: look again later,
                     // less and less often.

@@ -382,10 +382,24 @@ impl<T> Drop for SyncSender<T> {
     }
 }
 
+/// The receiver's end drops the messages still buffered at once, as std's
+/// does (`drop_unreceived`), outside the channel's lock: a message's `Drop`
+/// may use the channel (send on it, or drop one of its senders). A
+/// rendezvous channel buffers only messages whose senders still wait: they
+/// take them back as their `SendError`.
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.chan.lock().receiver = false;
+        let unreceived = {
+            let mut s = self.chan.lock();
+            s.receiver = false;
+            if self.chan.bound == Some(0) {
+                VecDeque::new()
+            } else {
+                std::mem::take(&mut s.queue)
+            }
+        };
         self.chan.senders.notify_all();
+        drop(unreceived);
     }
 }
 

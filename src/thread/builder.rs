@@ -64,6 +64,7 @@ impl Builder {
     /// let h = greenstd::thread::Builder::new().spawn(|| 1).unwrap();
     /// assert_eq!(h.join().unwrap(), 1);
     /// ```
+    #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -98,6 +99,7 @@ impl Builder {
     /// assert_eq!(sum, 6);
     /// ```
     #[allow(unsafe_code)]
+    #[track_caller]
     pub unsafe fn spawn_unchecked<F, T>(self, f: F) -> io::Result<JoinHandle<T>>
     where
         F: FnOnce() -> T + Send,
@@ -126,6 +128,7 @@ impl Builder {
     /// });
     /// assert_eq!(n, 1);
     /// ```
+    #[track_caller]
     pub fn spawn_scoped<'scope, 'env, F, T>(
         self,
         scope: &'scope Scope<'scope, 'env>,

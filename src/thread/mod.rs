@@ -73,6 +73,7 @@ pub type Result<T> = std::thread::Result<T>;
 /// ```
 ///
 /// Differences from std: a coroutine, not an OS thread.
+#[track_caller]
 pub fn spawn<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,
@@ -115,7 +116,8 @@ impl Thread {
     /// assert_ne!(id, greenstd::thread::current().id());
     /// ```
     pub fn id(&self) -> ThreadId {
-        ThreadId(self.task.id())
+        // Task ids count from 1, so never 0.
+        ThreadId(std::num::NonZeroU64::new(self.task.id()).unwrap_or(std::num::NonZeroU64::MAX))
     }
 
     /// The name given with [`Builder::name`]; for an OS thread's own
@@ -169,9 +171,15 @@ impl fmt::Display for Thread {
 /// A unique identifier for a running coroutine or thread, never reused.
 ///
 /// Differences from std: greenstd's own type (coroutines need ids of
-/// their own); it does not compare with [`std::thread::ThreadId`].
+/// their own); it does not compare with [`std::thread::ThreadId`]. As
+/// std's, it holds a non-zero integer, so `Option<ThreadId>` is no larger.
+///
+/// ```
+/// use greenstd::thread::ThreadId;
+/// assert_eq!(size_of::<Option<ThreadId>>(), size_of::<ThreadId>());
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub struct ThreadId(u64);
+pub struct ThreadId(std::num::NonZeroU64);
 
 /// The handle of the caller: its coroutine, or its OS thread's context.
 ///

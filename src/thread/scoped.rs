@@ -71,6 +71,7 @@ impl<'scope> Scope<'scope, '_> {
     /// let n = greenstd::thread::scope(|s| s.spawn(|| v.len()).join().unwrap());
     /// assert_eq!(n, 2);
     /// ```
+    #[track_caller]
     pub fn spawn<F, T>(&'scope self, f: F) -> ScopedJoinHandle<'scope, T>
     where
         F: FnOnce() -> T + Send + 'scope,
@@ -80,6 +81,7 @@ impl<'scope> Scope<'scope, '_> {
             .unwrap_or_else(|e| panic!("failed to spawn thread: {e}"))
     }
 
+    #[track_caller]
     pub(crate) fn spawn_with<F, T>(
         &'scope self,
         options: SpawnOptions,
