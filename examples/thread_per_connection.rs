@@ -25,21 +25,43 @@ fn handle(stream: TcpStream) -> io::Result<()> {
 }
 
 /// Accepts connections until `stop` is set (checked after each accept).
+///
+/// The handlers run in a scope, which waits for them at the end but keeps
+/// nothing of those that finished, so a long-running server does not grow.
+/// When `accept` fails for want of file descriptors, the loop backs off
+/// (5 ms, doubling up to 1 s, as Go's net/http) instead of spinning.
 fn serve(listener: TcpListener, stop: Arc<AtomicBool>) -> io::Result<()> {
-    let mut workers = Vec::new();
-    for stream in listener.incoming() {
-        if stop.load(Ordering::SeqCst) {
-            break;
+    thread::scope(|s| {
+        let mut backoff = Duration::ZERO;
+        for stream in listener.incoming() {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            match stream {
+                Ok(stream) => {
+                    backoff = Duration::ZERO;
+                    s.spawn(move || {
+                        if let Err(e) = handle(stream) {
+                            eprintln!("a connection failed: {e}");
+                        }
+                    });
+                }
+                Err(e) if out_of_descriptors(&e) => {
+                    backoff = (backoff * 2).clamp(Duration::from_millis(5), Duration::from_secs(1));
+                    eprintln!("accept failed: {e}; retrying in {backoff:?}");
+                    thread::sleep(backoff);
+                }
+                // A connection reset before we took it, say: carry on.
+                Err(e) => eprintln!("accept failed: {e}"),
+            }
         }
-        let stream = stream?;
-        workers.push(thread::spawn(move || handle(stream)));
-    }
-    for worker in workers {
-        if let Err(e) = worker.join().expect("handler panicked") {
-            eprintln!("a connection failed: {e}");
-        }
-    }
+    });
     Ok(())
+}
+
+/// `EMFILE` or `ENFILE`: the process or the system has no descriptor left.
+fn out_of_descriptors(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
 /// `count` clients, all connected at the same time, each checking one echo.

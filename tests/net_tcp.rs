@@ -517,3 +517,50 @@ fn eof_arriving_with_the_data_is_seen_after_a_short_read() {
     let _s = client.join().unwrap();
     assert_eq!(server.join().unwrap(), [50, 0]);
 }
+
+/// Each socket that waited used to hold its own copy of the hub's epoll fd
+/// (`Registry::try_clone` per registration), so 10,000 connections needed
+/// 20,000 descriptors and a `read` could fail with `EMFILE`. Now a waiting
+/// connection costs one descriptor, as with std.
+#[test]
+fn each_waiting_socket_held_a_second_descriptor() {
+    const N: usize = 200;
+    if !is_child() {
+        // Alone in a process: other tests open descriptors meanwhile.
+        let (ok, stderr) = run_child("each_waiting_socket_held_a_second_descriptor");
+        assert!(ok, "{stderr}");
+        return;
+    }
+    thread::spawn(|| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Warm up: the hub, its poll and waker exist before counting.
+        thread::spawn(|| thread::sleep(Duration::from_millis(1)))
+            .join()
+            .unwrap();
+        let before = open_fds();
+        let clients: Vec<TcpStream> = (0..N).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        let readers: Vec<_> = (0..N)
+            .map(|_| {
+                let (mut s, _) = listener.accept().unwrap();
+                thread::spawn(move || {
+                    let mut buf = [0u8; 1];
+                    s.read(&mut buf).unwrap()
+                })
+            })
+            .collect();
+        thread::sleep(Duration::from_millis(20)); // every reader parks on its socket
+        let during = open_fds();
+        assert!(
+            during - before <= 2 * N + 4,
+            "{} descriptors for {N} connections",
+            during - before
+        );
+        drop(clients); // each reader sees the end of the stream
+        for r in readers {
+            assert_eq!(r.join().unwrap(), 0);
+        }
+    })
+    .join()
+    .unwrap();
+}
