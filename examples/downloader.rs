@@ -19,13 +19,15 @@
 //! downloads them all at once: the wall time comes out close to the longest
 //! single download, not the sum. Options: `-j N` caps how many run at once,
 //! `-o DIR` saves the bodies, `--sequential` runs them one after another for
-//! comparison. Exits non-zero if any download failed.
+//! comparison, `--timeout SECS` bounds each download as a whole. Every
+//! download gives up on a server that does not accept the connection within
+//! 10 s or stops sending for 30 s. Exits non-zero if any download failed.
 
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use greenstd::http::urlopen;
+use greenstd::http::Opener;
 use greenstd::net::{TcpListener, TcpStream};
 use greenstd::{Pool, fs, thread};
 
@@ -43,7 +45,13 @@ struct Options {
     jobs: usize,
     out_dir: Option<PathBuf>,
     sequential: bool,
+    opener: Opener,
 }
+
+/// A server that does not accept within this long is given up on.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A server that sends nothing for this long is given up on.
+const READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn parse_args() -> Options {
     let mut options = Options {
@@ -51,6 +59,9 @@ fn parse_args() -> Options {
         jobs: 0,
         out_dir: None,
         sequential: false,
+        opener: Opener::new()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .read_timeout(READ_TIMEOUT),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -65,6 +76,14 @@ fn parse_args() -> Options {
                 options.out_dir = Some(args.next().map(PathBuf::from).unwrap_or_else(|| usage()))
             }
             "--sequential" => options.sequential = true,
+            "--timeout" => {
+                let secs: f64 = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|s: &f64| s.is_finite() && *s > 0.0)
+                    .unwrap_or_else(|| usage());
+                options.opener = options.opener.total_timeout(Duration::from_secs_f64(secs));
+            }
             "-h" | "--help" => usage(),
             url => options.urls.push(url.to_string()),
         }
@@ -73,7 +92,7 @@ fn parse_args() -> Options {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: downloader [-j N] [-o DIR] [--sequential] [URL...]");
+    eprintln!("usage: downloader [-j N] [-o DIR] [--sequential] [--timeout SECS] [URL...]");
     std::process::exit(2);
 }
 
@@ -140,6 +159,7 @@ impl Report {
 
 /// The seed's `myDownLoad`: GET, read the whole body, report.
 fn download(
+    opener: &Opener,
     url: &str,
     out_dir: Option<&PathBuf>,
     index: usize,
@@ -147,7 +167,7 @@ fn download(
 ) -> io::Result<(usize, Duration)> {
     report.line(format!("GET: {url}"));
     let start = Instant::now();
-    let mut response = urlopen(url)?;
+    let mut response = opener.open(url)?;
     if response.status() != 200 {
         return Err(io::Error::other(format!(
             "{url}: HTTP {} {}",
@@ -215,7 +235,7 @@ fn main() {
             .map(|(i, url)| {
                 (
                     url.clone(),
-                    download(url, options.out_dir.as_ref(), i, &report),
+                    download(&options.opener, url, options.out_dir.as_ref(), i, &report),
                 )
             })
             .collect()
@@ -231,7 +251,8 @@ fn main() {
             .enumerate()
             .map(|(i, url)| {
                 let (url, dir, report) = (url.clone(), options.out_dir.clone(), report.clone());
-                pool.spawn(move || download(&url, dir.as_ref(), i, &report))
+                let opener = options.opener.clone();
+                pool.spawn(move || download(&opener, &url, dir.as_ref(), i, &report))
             })
             .collect();
         greenstd::joinall(&greenlets, None);

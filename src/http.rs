@@ -22,7 +22,7 @@
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use url::Url;
 
@@ -61,6 +61,7 @@ pub fn urlopen(url: &str) -> io::Result<Response> {
 pub struct Opener {
     connect_timeout: Option<Duration>,
     read_timeout: Option<Duration>,
+    total_timeout: Option<Duration>,
     max_redirects: u32,
     max_header_bytes: usize,
     #[cfg(feature = "https")]
@@ -72,6 +73,16 @@ enum Conn {
     Plain(TcpStream),
     #[cfg(feature = "https")]
     Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Conn {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(s) => s,
+            #[cfg(feature = "https")]
+            Conn::Tls(s) => s.get_ref(),
+        }
+    }
 }
 
 impl Read for Conn {
@@ -108,6 +119,8 @@ pub struct Response {
     reason: String,
     headers: Vec<(String, String)>,
     url: Url,
+    /// The announced length, as validated when the head was read.
+    content_length: Option<u64>,
     body: Body,
 }
 
@@ -120,6 +133,54 @@ enum Framing {
 struct Body {
     reader: BufReader<Conn>,
     framing: Framing,
+    limits: Limits,
+}
+
+/// The time limits of one request: the per-read timeout, and the deadline
+/// of the whole request when a total timeout is set.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    read_timeout: Option<Duration>,
+    deadline: Option<Instant>,
+}
+
+impl Limits {
+    /// Sets the socket's timeouts for the next read or write: the read
+    /// timeout, shortened to what is left of the total deadline.
+    ///
+    /// # Errors
+    /// `TimedOut` once the deadline has passed.
+    fn arm(&self, conn: &Conn) -> io::Result<()> {
+        let Some(deadline) = self.deadline else {
+            return Ok(());
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(total_timeout_error());
+        }
+        let timeout = self.read_timeout.map_or(left, |t| t.min(left));
+        conn.tcp().set_read_timeout(Some(timeout))?;
+        conn.tcp().set_write_timeout(Some(timeout))
+    }
+
+    /// Maps a timed-out read to the error that says which limit it hit.
+    fn timeouts(&self, e: io::Error) -> io::Error {
+        if e.kind() != io::ErrorKind::WouldBlock {
+            return e;
+        }
+        if self.deadline.is_some_and(|d| d <= Instant::now()) {
+            total_timeout_error()
+        } else {
+            timeouts(e)
+        }
+    }
+}
+
+fn total_timeout_error() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        "the request did not finish within its total timeout",
+    )
 }
 
 fn invalid_data(message: impl Into<String>) -> io::Error {
@@ -139,6 +200,7 @@ impl Opener {
         Opener {
             connect_timeout: None,
             read_timeout: None,
+            total_timeout: None,
             max_redirects: 10,
             max_header_bytes: 64 * 1024,
             #[cfg(feature = "https")]
@@ -187,6 +249,26 @@ impl Opener {
         self
     }
 
+    /// Bounds the whole request, redirects, the response's head and its
+    /// body included: once `timeout` has passed since [`open`](Self::open)
+    /// was called, the next read fails with `TimedOut`. The read timeout
+    /// bounds each wait alone, so a server trickling a byte now and then
+    /// never trips it; this one does.
+    ///
+    /// # Examples
+    /// ```
+    /// use std::time::Duration;
+    /// let opener = greenstd::http::Opener::new()
+    ///     .read_timeout(Duration::from_secs(30))
+    ///     .total_timeout(Duration::from_secs(300));
+    /// # drop(opener);
+    /// ```
+    #[must_use]
+    pub fn total_timeout(mut self, timeout: Duration) -> Self {
+        self.total_timeout = Some(timeout);
+        self
+    }
+
     /// Follow at most `n` redirects.
     #[must_use]
     pub fn max_redirects(mut self, n: u32) -> Self {
@@ -216,8 +298,12 @@ impl Opener {
                 format!("invalid URL {url:?}: {e}"),
             )
         })?;
+        let limits = Limits {
+            read_timeout: self.read_timeout,
+            deadline: self.total_timeout.map(crate::thread::deadline_after),
+        };
         for _ in 0..=self.max_redirects {
-            let response = self.get(&url)?;
+            let response = self.get(&url, limits)?;
             let Some(location) = response.redirect_target() else {
                 return Ok(response);
             };
@@ -231,7 +317,7 @@ impl Opener {
         )))
     }
 
-    fn get(&self, url: &Url) -> io::Result<Response> {
+    fn get(&self, url: &Url, limits: Limits) -> io::Result<Response> {
         let tls = match url.scheme() {
             "http" => false,
             #[cfg(feature = "https")]
@@ -247,7 +333,7 @@ impl Opener {
             io::Error::new(io::ErrorKind::InvalidInput, format!("no host in {url}"))
         })?;
         let port = url.port_or_known_default().unwrap_or(80);
-        let stream = self.connect(host, port)?;
+        let stream = self.connect(host, port, limits)?;
         stream.set_read_timeout(self.read_timeout)?;
         stream.set_write_timeout(self.read_timeout)?;
         let host_header = match url.port() {
@@ -259,17 +345,42 @@ impl Opener {
             "GET {target} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: greenstd-urlopen\r\nAccept: */*\r\nConnection: close\r\n\r\n"
         );
         let mut conn = self.secure(stream, host, tls)?;
-        conn.write_all(request.as_bytes()).map_err(timeouts)?;
-        conn.flush().map_err(timeouts)?;
+        limits.arm(&conn)?;
+        conn.write_all(request.as_bytes())
+            .map_err(|e| limits.timeouts(e))?;
+        conn.flush().map_err(|e| limits.timeouts(e))?;
         let mut reader = BufReader::new(conn);
-        let (status, reason, headers) = self.read_head(&mut reader)?;
-        let framing = framing(&headers)?;
+        // Interim (1xx) responses come before the final one: skip them
+        // (`100 Continue`, `103 Early Hints`...). A `101 Switching
+        // Protocols` was never asked for.
+        let (status, reason, headers) = loop {
+            let head = self.read_head(&mut reader, limits)?;
+            match head.0 {
+                101 => {
+                    return Err(invalid_data(
+                        "the server switched protocols (101) without being asked to",
+                    ));
+                }
+                100..=199 => continue,
+                _ => break head,
+            }
+        };
+        let framing = framing(status, &headers)?;
+        let content_length = match framing {
+            Framing::Length(n) if header(&headers, "content-length").is_some() => Some(n),
+            _ => None,
+        };
         Ok(Response {
             status,
             reason,
             headers,
             url: url.clone(),
-            body: Body { reader, framing },
+            content_length,
+            body: Body {
+                reader,
+                framing,
+                limits,
+            },
         })
     }
 
@@ -293,11 +404,23 @@ impl Opener {
         Ok(Conn::Plain(stream))
     }
 
-    fn connect(&self, host: &str, port: u16) -> io::Result<TcpStream> {
+    fn connect(&self, host: &str, port: u16, limits: Limits) -> io::Result<TcpStream> {
         let addrs: Vec<_> = (host, port).to_socket_addrs()?.collect();
         let mut last = None;
         for addr in &addrs {
-            let attempt = match self.connect_timeout {
+            let left = match limits.deadline {
+                Some(d) => Some(
+                    Some(d.saturating_duration_since(Instant::now()))
+                        .filter(|l| !l.is_zero())
+                        .ok_or_else(total_timeout_error)?,
+                ),
+                None => None,
+            };
+            let timeout = match (self.connect_timeout, left) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let attempt = match timeout {
                 Some(t) => TcpStream::connect_timeout(addr, t),
                 None => TcpStream::connect(addr),
             };
@@ -319,10 +442,12 @@ impl Opener {
     fn read_head(
         &self,
         reader: &mut BufReader<Conn>,
+        limits: Limits,
     ) -> io::Result<(u16, String, Vec<(String, String)>)> {
         let mut head = Vec::new();
         loop {
-            let available = reader.fill_buf().map_err(timeouts)?;
+            limits.arm(reader.get_ref())?;
+            let available = reader.fill_buf().map_err(|e| limits.timeouts(e))?;
             if available.is_empty() {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
@@ -394,22 +519,77 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn framing(headers: &[(String, String)]) -> io::Result<Framing> {
-    if header(headers, "transfer-encoding")
-        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"))
-    {
-        return Ok(Framing::Chunked {
+/// The values of every `name` header, each split at its commas (a list
+/// may be sent in one field or several).
+fn list_values<'a>(
+    headers: &'a [(String, String)],
+    name: &'a str,
+) -> impl Iterator<Item = &'a str> {
+    headers
+        .iter()
+        .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+        .flat_map(|(_, v)| v.split(','))
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// How the body of a response to a GET is delimited (RFC 9112 section 6.3).
+fn framing(status: u16, headers: &[(String, String)]) -> io::Result<Framing> {
+    // 1xx, 204 and 304 responses never have a body, whatever they say.
+    if matches!(status, 100..=199 | 204 | 304) {
+        return Ok(Framing::Length(0));
+    }
+    let codings: Vec<&str> = list_values(headers, "transfer-encoding").collect();
+    if !codings.is_empty() {
+        // Transfer-Encoding overrides any Content-Length.
+        return transfer_framing(&codings);
+    }
+    let mut length = None;
+    for value in list_values(headers, "content-length") {
+        let parsed = (value.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| value.parse::<u64>().ok())
+            .flatten()
+            .ok_or_else(|| invalid_data(format!("invalid Content-Length {value:?}")))?;
+        match length {
+            Some(previous) if previous != parsed => {
+                return Err(invalid_data(format!(
+                    "conflicting Content-Length values {previous} and {parsed}"
+                )));
+            }
+            _ => length = Some(parsed),
+        }
+    }
+    Ok(length.map_or(Framing::UntilClose, Framing::Length))
+}
+
+/// The framing a `Transfer-Encoding` list gives: chunked when `chunked` is
+/// the last coding, until close otherwise (RFC 9112 section 6.3). Only
+/// `chunked` (and `identity`) can be decoded here.
+fn transfer_framing(codings: &[&str]) -> io::Result<Framing> {
+    let name = |c: &str| {
+        c.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    };
+    let names: Vec<String> = codings.iter().map(|c| name(c)).collect();
+    if let Some(other) = names.iter().find(|n| *n != "chunked" && *n != "identity") {
+        return Err(invalid_data(format!(
+            "unsupported transfer coding {other:?} (only chunked can be decoded)"
+        )));
+    }
+    let chunked = names.iter().filter(|n| *n == "chunked").count();
+    match (chunked, names.last().map(String::as_str)) {
+        (0, _) => Ok(Framing::UntilClose),
+        (1, Some("chunked")) => Ok(Framing::Chunked {
             left_in_chunk: 0,
             done: false,
-        });
-    }
-    match header(headers, "content-length") {
-        Some(v) => v
-            .trim()
-            .parse()
-            .map(Framing::Length)
-            .map_err(|_| invalid_data(format!("invalid Content-Length {v:?}"))),
-        None => Ok(Framing::UntilClose),
+        }),
+        _ => Err(invalid_data(format!(
+            "invalid Transfer-Encoding {:?}: chunked must be applied once, last",
+            codings.join(", ")
+        ))),
     }
 }
 
@@ -441,8 +621,7 @@ impl Response {
 
     /// The body's length, when the server announced it.
     pub fn content_length(&self) -> Option<u64> {
-        self.header("content-length")
-            .and_then(|v| v.trim().parse().ok())
+        self.content_length
     }
 
     fn redirect_target(&self) -> Option<&str> {
@@ -454,11 +633,24 @@ impl Response {
 
 impl Read for Response {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.body.read(buf).map_err(timeouts)
+        let limits = self.body.limits;
+        if limits.deadline.is_some() && !self.body.is_done() {
+            limits.arm(self.body.reader.get_ref())?;
+        }
+        self.body.read(buf).map_err(|e| limits.timeouts(e))
     }
 }
 
 impl Body {
+    /// Whether the whole body has been read (nothing left to wait for).
+    fn is_done(&self) -> bool {
+        match self.framing {
+            Framing::Length(left) => left == 0,
+            Framing::Chunked { done, .. } => done,
+            Framing::UntilClose => false,
+        }
+    }
+
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);

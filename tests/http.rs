@@ -28,8 +28,21 @@ fn scripted_server(reply: fn(&str, u16) -> Vec<u8>) -> String {
                         break;
                     }
                 }
+                if path == "/trickle" {
+                    // A byte every 50 ms: each read is quick, the whole
+                    // body takes 5 s.
+                    let _ = (&stream).write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n");
+                    for _ in 0..100 {
+                        if (&stream).write_all(b"x").is_err() {
+                            return;
+                        }
+                        thread::sleep(Duration::from_millis(50));
+                    }
+                    return;
+                }
                 let _ = (&stream).write_all(&reply(&path, port));
-                if path == "/stall" {
+                if path == "/stall" || path.starts_with("/keep-alive") {
+                    // Keeps the connection open, as a keep-alive server.
                     thread::sleep(Duration::from_secs(3600));
                 }
             });
@@ -56,6 +69,15 @@ fn reply(path: &str, port: u16) -> Vec<u8> {
         "/loop" => format!("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:{port}/loop\r\nContent-Length: 0\r\n\r\n").into_bytes(),
         "/redirect" => b"HTTP/1.1 301 Moved\r\nLocation: /ok\r\nContent-Length: 0\r\n\r\n".to_vec(),
         "/stall" => b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial".to_vec(),
+        "/keep-alive/interim" => b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_vec(),
+        "/keep-alive/204" => b"HTTP/1.1 204 No Content\r\n\r\n".to_vec(),
+        "/keep-alive/304" => b"HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\n\r\n".to_vec(),
+        "/keep-alive/same-lengths" => b"HTTP/1.1 200 OK\r\nContent-Length: 5, 5\r\nContent-Length: 5\r\n\r\nhello".to_vec(),
+        "/two-lengths" => b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello".to_vec(),
+        "/plus-length" => b"HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\nhello".to_vec(),
+        "/notchunked" => b"HTTP/1.1 200 OK\r\nTransfer-Encoding: notchunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n".to_vec(),
+        "/chunked-twice" => b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n".to_vec(),
+        "/keep-alive/te-over-length" => b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n".to_vec(),
         _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
     }
 }
@@ -186,4 +208,73 @@ fn a_server_that_stops_sending_times_out() {
     .unwrap()
     .unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+}
+
+/// Each used to be read as the response itself or to hang: an interim
+/// `100 Continue`/`103 Early Hints` head was returned as the final one, and
+/// a 204 or 304 from a keep-alive server was read until a close that never
+/// came. Each server here keeps its connection open.
+#[test]
+fn interim_heads_and_bodiless_responses_were_misread_or_hung() {
+    let base = scripted_server(reply);
+    let r = urlopen(&format!("{base}/keep-alive/interim")).unwrap();
+    assert_eq!(r.status(), 200);
+    let mut text = String::new();
+    { r }.read_to_string(&mut text).unwrap();
+    assert_eq!(text, "hello");
+    for (path, status) in [("/keep-alive/204", 204), ("/keep-alive/304", 304)] {
+        let mut r = urlopen(&format!("{base}{path}")).unwrap();
+        assert_eq!(r.status(), status);
+        let mut body = Vec::new();
+        r.read_to_end(&mut body).unwrap();
+        assert!(body.is_empty(), "{path}");
+    }
+    assert_eq!(
+        body(&format!("{base}/keep-alive/same-lengths")).unwrap(),
+        "hello"
+    );
+    // Transfer-Encoding overrides Content-Length (RFC 9112 6.3).
+    assert_eq!(
+        body(&format!("{base}/keep-alive/te-over-length")).unwrap(),
+        "hello"
+    );
+}
+
+/// RFC 9110/9112 framing rules: conflicting lengths and a signed length
+/// were accepted (the first won), and any Transfer-Encoding mentioning
+/// "chunked" was decoded as chunked.
+#[test]
+fn ambiguous_framing_was_accepted() {
+    let base = scripted_server(reply);
+    for (path, text) in [
+        ("/two-lengths", "conflicting Content-Length"),
+        ("/plus-length", "invalid Content-Length"),
+        ("/notchunked", "unsupported transfer coding"),
+        ("/chunked-twice", "chunked must be applied once, last"),
+    ] {
+        let e = body(&format!("{base}{path}")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{path}: {e}");
+        assert!(e.to_string().contains(text), "{path}: {e}");
+    }
+}
+
+/// The read timeout bounds each wait, so a server trickling a byte every
+/// 50 ms was never cut off; the total timeout bounds the whole request.
+#[test]
+fn a_trickling_server_was_never_cut_off() {
+    let base = scripted_server(reply);
+    let url = format!("{base}/trickle");
+    let e = greenstd::spawn(move || {
+        let mut r = Opener::new()
+            .read_timeout(Duration::from_secs(2))
+            .total_timeout(Duration::from_millis(300))
+            .open(&url)?;
+        let mut sink = Vec::new();
+        r.read_to_end(&mut sink)
+    })
+    .get()
+    .unwrap()
+    .unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::TimedOut, "{e}");
+    assert!(e.to_string().contains("total timeout"), "{e}");
 }
