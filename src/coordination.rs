@@ -283,6 +283,11 @@ impl Semaphore {
     /// (gevent's `ValueError`: released too many times).
     pub fn release(&self) {
         crate::runtime::wait::checkpoint();
+        self.give_back();
+    }
+
+    /// `release` without the time-slice check, for destructors.
+    fn give_back(&self) {
         {
             let mut count = lock(&self.count);
             if self.bound.is_some_and(|b| *count >= b) {
@@ -309,7 +314,7 @@ impl SemaphorePermit<'_> {
 
 impl Drop for SemaphorePermit<'_> {
     fn drop(&mut self) {
-        self.semaphore.release();
+        self.semaphore.give_back();
     }
 }
 
@@ -548,7 +553,7 @@ struct Leave {
 
 impl Drop for Leave {
     fn drop(&mut self) {
-        self.slots.release();
+        self.slots.give_back();
         let none_left = {
             let mut n = lock(&self.running.0);
             *n -= 1;

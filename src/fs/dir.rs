@@ -20,6 +20,11 @@ pub struct ReadDir {
     done: bool,
 }
 
+// The entries read ahead are std's own `DirEntry`s and OS errors, which
+// hold no state a panic could leave broken: unwind-safe, as std's ReadDir.
+impl std::panic::UnwindSafe for ReadDir {}
+impl std::panic::RefUnwindSafe for ReadDir {}
+
 /// One directory entry, as [`std::fs::DirEntry`].
 pub struct DirEntry {
     inner: std::fs::DirEntry,

@@ -71,6 +71,15 @@ impl<T> Packet<T> {
     }
 }
 
+// SAFETY: as std's thread packet, whose handles are `Send` and `Sync` for
+// every `T`: a packet is only made by `spawn_unchecked`, which requires
+// `T: Send`, so a packet whose `T` is not `Send` never exists. For
+// `T: Send` the fields (a mutex-guarded result, a `Signal`, a scope's
+// `Arc`) are `Send` and `Sync` already.
+unsafe impl<T> Send for Packet<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for Packet<T> {}
+
 /// The last holder of a packet drops a result nobody took, as std's thread
 /// packet does: on the coroutine's own stack when no handle is left (the
 /// coroutine drops its share last thing), or wherever the last handle is

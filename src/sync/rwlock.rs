@@ -31,9 +31,12 @@ pub struct RwLock<T: ?Sized> {
 }
 
 /// Shared access to a [`RwLock`]'s data; released when dropped.
+///
+/// Covariant in `T`, as std's: it holds the lock's wait queue, not the lock
+/// (`&RwLock<T>` would make it invariant).
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
-    lock: &'a RwLock<T>,
+    waiters: &'a WaitQueue,
     inner: Option<std::sync::RwLockReadGuard<'a, T>>,
 }
 
@@ -85,7 +88,7 @@ impl<T: ?Sized> RwLock<T> {
     /// A `PoisonError` holding the guard if a writer panicked.
     #[track_caller]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
-        acquire(self, "RwLock::read", || self.try_read())
+        acquire(self, "RwLock::read", || self.attempt_read())
     }
 
     /// Takes exclusive access, parking while others hold the lock.
@@ -94,7 +97,7 @@ impl<T: ?Sized> RwLock<T> {
     /// A `PoisonError` holding the guard if a writer panicked.
     #[track_caller]
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
-        acquire(self, "RwLock::write", || self.try_write())
+        acquire(self, "RwLock::write", || self.attempt_write())
     }
 
     /// Takes shared access if available now.
@@ -103,8 +106,12 @@ impl<T: ?Sized> RwLock<T> {
     /// `WouldBlock` if a writer holds it; `Poisoned` if poisoned.
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
         crate::runtime::wait::checkpoint();
+        self.attempt_read()
+    }
+
+    fn attempt_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
         let wrap = |g| RwLockReadGuard {
-            lock: self,
+            waiters: &self.waiters,
             inner: Some(g),
         };
         match self.inner.try_read() {
@@ -122,6 +129,10 @@ impl<T: ?Sized> RwLock<T> {
     /// `WouldBlock` if held; `Poisoned` if poisoned.
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
         crate::runtime::wait::checkpoint();
+        self.attempt_write()
+    }
+
+    fn attempt_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
         let wrap = |g| RwLockWriteGuard {
             lock: self,
             inner: Some(g),
@@ -164,7 +175,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         let read = std::sync::RwLockWriteGuard::downgrade(write);
         lock.waiters.notify_all();
         RwLockReadGuard {
-            lock,
+            waiters: &lock.waiters,
             inner: Some(read),
         }
     }
@@ -173,7 +184,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
 impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     fn drop(&mut self) {
         drop(self.inner.take());
-        self.lock.waiters.notify_all();
+        self.waiters.notify_all();
     }
 }
 
