@@ -144,3 +144,46 @@ case!(file_locks, |fs| {
     let free = b.try_lock().is_ok();
     returned((contended, free))
 });
+
+case!(unix_extensions, |fs, os| {
+    use os::unix::fs::{
+        DirBuilderExt, DirEntryExt, FileExt, MetadataExt, OpenOptionsExt, PermissionsExt,
+    };
+    let dir = fresh_dir("unix");
+    let path = dir.join("f");
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o640)
+        .open(&path)
+        .unwrap();
+    f.write_all_at(b"0123456789", 0).unwrap();
+    let wrote = f.write_at(b"ab", 4).unwrap();
+    let mut buf = [0u8; 6];
+    let read = f.read_at(&mut buf, 2).unwrap();
+    let mut exact = [0u8; 3];
+    f.read_exact_at(&mut exact, 7).unwrap();
+    let past_end = kind(f.read_exact_at(&mut exact, 9));
+    let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    let sub = dir.join("sub");
+    fs::DirBuilder::new().mode(0o700).create(&sub).unwrap();
+    let sub_mode = fs::metadata(&sub).unwrap().mode() & 0o777;
+    os::unix::fs::symlink("f", dir.join("link")).unwrap();
+    let link = fs::read_link(dir.join("link")).unwrap();
+    let symlink_again = kind(os::unix::fs::symlink("f", dir.join("link")));
+    let ino_matches = fs::read_dir(&dir)
+        .unwrap()
+        .map(Result::unwrap)
+        .filter(|e| e.file_name() == "f")
+        .all(|e| e.ino() == fs::metadata(&path).unwrap().ino());
+    let chown_nothing = kind(os::unix::fs::chown(&path, None, None));
+    let fchown_nothing = kind(os::unix::fs::fchown(&f, None, None));
+    let lchown_missing = kind(os::unix::fs::lchown(dir.join("missing"), None, None));
+    returned((
+        (wrote, read, buf, exact, past_end),
+        (mode, sub_mode, link, symlink_again, ino_matches),
+        (chown_nothing, fchown_nothing, lchown_missing),
+    ))
+});

@@ -345,6 +345,23 @@ const MPSC: &[(&str, Status)] = &[
     ("struct.SendError", Reexported),
 ];
 
+/// `std::os::unix::fs`: std's own traits, implemented for greenstd's types
+/// (the compile-time proof below uses each on them), and the functions.
+const UNIX_FS: &[(&str, Status)] = &[
+    ("fn.chown", Provided),
+    ("fn.chroot", Provided),
+    ("fn.fchown", Provided),
+    ("fn.lchown", Provided),
+    ("fn.symlink", Provided),
+    ("trait.DirBuilderExt", Reexported),
+    ("trait.DirEntryExt", Reexported),
+    ("trait.FileExt", Reexported),
+    ("trait.FileTypeExt", Reexported),
+    ("trait.MetadataExt", Reexported),
+    ("trait.OpenOptionsExt", Reexported),
+    ("trait.PermissionsExt", Reexported),
+];
+
 /// `std::os::unix::net`.
 const UNIX_NET: &[(&str, Status)] = &[
     ("UnixDatagram::bind", Provided),
@@ -666,6 +683,42 @@ fn _unix_net_signatures() {
     let _: fn(&UnixDatagram, &[u8], &SocketAddr) -> io::Result<usize> = UnixDatagram::send_to_addr;
 }
 
+/// Compile-time proof for `os::unix::fs`: the functions' signatures, and
+/// std's extension traits on greenstd's types.
+#[allow(clippy::type_complexity)]
+fn _unix_fs_signatures() {
+    use greenstd::fs::{DirBuilder, DirEntry, File, OpenOptions};
+    use greenstd::os::unix::fs::{
+        self as ufs, DirBuilderExt, DirEntryExt, FileExt, FileTypeExt, MetadataExt, OpenOptionsExt,
+        PermissionsExt,
+    };
+    use std::io;
+    use std::path::Path;
+
+    let _: fn(&'static Path, &'static Path) -> io::Result<()> =
+        ufs::symlink::<&'static Path, &'static Path>;
+    let _: fn(&'static Path, Option<u32>, Option<u32>) -> io::Result<()> =
+        ufs::chown::<&'static Path>;
+    let _: fn(&'static File, Option<u32>, Option<u32>) -> io::Result<()> =
+        ufs::fchown::<&'static File>;
+    let _: fn(&'static Path, Option<u32>, Option<u32>) -> io::Result<()> =
+        ufs::lchown::<&'static Path>;
+    let _: fn(&'static Path) -> io::Result<()> = ufs::chroot::<&'static Path>;
+    let _: fn(&File, &mut [u8], u64) -> io::Result<usize> = <File as FileExt>::read_at;
+    let _: fn(&File, &[u8], u64) -> io::Result<usize> = <File as FileExt>::write_at;
+    let _: fn(&File, &mut [u8], u64) -> io::Result<()> = <File as FileExt>::read_exact_at;
+    let _: fn(&File, &[u8], u64) -> io::Result<()> = <File as FileExt>::write_all_at;
+    let _: fn(&mut OpenOptions, u32) -> &mut OpenOptions = <OpenOptions as OpenOptionsExt>::mode;
+    let _: fn(&mut OpenOptions, i32) -> &mut OpenOptions =
+        <OpenOptions as OpenOptionsExt>::custom_flags;
+    let _: fn(&mut DirBuilder, u32) -> &mut DirBuilder = <DirBuilder as DirBuilderExt>::mode;
+    let _: fn(&DirEntry) -> u64 = <DirEntry as DirEntryExt>::ino;
+    let _: fn(&greenstd::fs::Metadata) -> u64 = <greenstd::fs::Metadata as MetadataExt>::ino;
+    let _: fn(&greenstd::fs::Permissions) -> u32 =
+        <greenstd::fs::Permissions as PermissionsExt>::mode;
+    let _: fn(&greenstd::fs::FileType) -> bool = <greenstd::fs::FileType as FileTypeExt>::is_fifo;
+}
+
 /// The std documentation folder of the toolchain, if installed.
 fn std_docs() -> Option<PathBuf> {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
@@ -798,6 +851,11 @@ fn thread_parity() {
 #[test]
 fn unix_net_parity() {
     check_module("os/unix/net", UNIX_NET);
+}
+
+#[test]
+fn unix_fs_parity() {
+    check_module("os/unix/fs", UNIX_FS);
 }
 
 #[test]

@@ -27,13 +27,13 @@ impl std::panic::RefUnwindSafe for ReadDir {}
 
 /// One directory entry, as [`std::fs::DirEntry`].
 pub struct DirEntry {
-    inner: std::fs::DirEntry,
+    pub(super) inner: std::fs::DirEntry,
 }
 
 /// Creates directories, as [`std::fs::DirBuilder`].
 #[derive(Debug)]
 pub struct DirBuilder {
-    inner: std::fs::DirBuilder,
+    pub(super) inner: std::fs::DirBuilder,
 }
 
 impl ReadDir {

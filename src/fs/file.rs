@@ -29,13 +29,13 @@ use crate::runtime::pool::run_blocking;
 ///
 /// Differences from std: none in behaviour.
 pub struct File {
-    inner: std::fs::File,
+    pub(super) inner: std::fs::File,
 }
 
 /// Options for opening a file, as [`std::fs::OpenOptions`].
 #[derive(Clone, Debug)]
 pub struct OpenOptions {
-    inner: std::fs::OpenOptions,
+    pub(super) inner: std::fs::OpenOptions,
 }
 
 impl File {
@@ -77,7 +77,7 @@ impl File {
         OpenOptions::new()
     }
 
-    fn call<T: Send>(&self, f: impl FnOnce(&std::fs::File) -> T + Send) -> T {
+    pub(super) fn call<T: Send>(&self, f: impl FnOnce(&std::fs::File) -> T + Send) -> T {
         let inner = &self.inner;
         run_blocking(|| f(inner))
     }

@@ -30,6 +30,7 @@
 
 mod dir;
 mod file;
+mod unix;
 
 use std::io;
 use std::path::{Path, PathBuf};

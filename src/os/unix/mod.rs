@@ -1,3 +1,4 @@
 //! Unix-specific items, as [`std::os::unix`].
 
+pub mod fs;
 pub mod net;
