@@ -84,6 +84,7 @@ mod sys;
 pub mod fs;
 pub mod generator;
 pub mod greenlet;
+pub mod hooks;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod net;

@@ -174,6 +174,43 @@ impl IoTable {
     }
 }
 
+thread_local! {
+    /// Above 0 while the runtime makes its own non-blocking syscall on a
+    /// socket it manages: libc hooks (greenstd-monkey) let such calls
+    /// through untouched.
+    static OWN_SYSCALL: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether the runtime is making its own syscall on this thread now.
+#[inline]
+pub(crate) fn in_own_syscall() -> bool {
+    OWN_SYSCALL.with(std::cell::Cell::get) > 0
+}
+
+/// Runs `op`, a syscall of the runtime's own, marked as such.
+#[inline]
+fn own<T>(op: impl FnOnce() -> T) -> T {
+    struct Unmark;
+    impl Drop for Unmark {
+        fn drop(&mut self) {
+            OWN_SYSCALL.with(|c| c.set(c.get() - 1));
+        }
+    }
+    OWN_SYSCALL.with(|c| c.set(c.get() + 1));
+    let _unmark = Unmark;
+    op()
+}
+
+/// What to do when a hooked call would block: fail at once (the caller's
+/// socket is non-blocking) or wait until the deadline.
+#[derive(Debug, Clone, Copy)]
+pub enum Plan {
+    /// Return the `WouldBlock` error as it is.
+    Fail,
+    /// Wait for readiness, until the deadline if any.
+    Wait(Option<Instant>),
+}
+
 /// An fd's link with the hubs that wait on it. Dropping it deregisters the
 /// fd; drop it before closing the fd.
 #[derive(Debug)]
@@ -208,10 +245,47 @@ impl Registration {
     ) -> io::Result<Option<T>> {
         loop {
             let tick = self.shared.ticks[direction.index()].load(Ordering::Acquire);
+            match own(&mut op) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other.map(Some),
+            }
+            if !self.wait(direction, tick, deadline)? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// As [`io`](Self::io), for a call whose deadline (or whether it may
+    /// wait at all) is only worth finding out once it would block: `plan`
+    /// is asked then, once. The path of greenstd-monkey's hooks, which
+    /// learn the caller's blocking mode and socket timeout from the kernel.
+    ///
+    /// Returns `Ok(None)` when the plan says fail, or its deadline passed.
+    ///
+    /// # Errors
+    /// As [`io`](Self::io); `plan`'s error.
+    pub(crate) fn io_planned<T>(
+        &self,
+        direction: Direction,
+        mut plan: impl FnMut() -> io::Result<Plan>,
+        mut op: impl FnMut() -> io::Result<T>,
+    ) -> io::Result<Option<T>> {
+        let mut deadline = None;
+        let mut planned = false;
+        loop {
+            let tick = self.shared.ticks[direction.index()].load(Ordering::Acquire);
             match op() {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 other => return other.map(Some),
+            }
+            if !planned {
+                planned = true;
+                match plan()? {
+                    Plan::Fail => return Ok(None),
+                    Plan::Wait(at) => deadline = at,
+                }
             }
             if !self.wait(direction, tick, deadline)? {
                 return Ok(None);
@@ -236,7 +310,7 @@ impl Registration {
         loop {
             let tick = self.shared.ticks[dir].load(Ordering::Acquire);
             if self.shared.drained_at[dir].load(Ordering::Acquire) != tick {
-                match op() {
+                match own(&mut op) {
                     Ok(n) => {
                         let short = n < len && n > 0;
                         let drained = if short && !self.shared.closed[dir].load(Ordering::Acquire) {
@@ -294,6 +368,9 @@ impl Registration {
                 return Ok(false);
             }
             super::wait::park(deadline, "socket I/O")?;
+            if super::wait::interrupted_while_deferred() {
+                return Err(io::Error::from_raw_os_error(libc::ECANCELED));
+            }
         }
     }
 
@@ -320,6 +397,78 @@ impl Registration {
             registry,
         });
         Ok(())
+    }
+}
+
+/// Waits until any of `waits` (a registration, a direction and the tick
+/// noted before the caller's last try) sees a newer event, or `deadline`
+/// passes: the multi-fd wait behind a hooked `poll`. Returns `Ok(true)`
+/// when the caller should look again, `Ok(false)` when the deadline passed.
+/// Only inside a coroutine.
+///
+/// # Errors
+/// An error registering an fd (`EPERM` for one epoll cannot watch);
+/// `ECANCELED` when interrupted while interrupts are deferred.
+pub(crate) fn wait_any(
+    waits: &[(&Registration, Direction, u64)],
+    deadline: Option<Instant>,
+) -> io::Result<bool> {
+    let hub = Hub::get()?;
+    let me = hub::current_task();
+    struct UnregisterAll<'a>(&'a [(&'a Registration, Direction, u64)], &'a Arc<Task>);
+    impl Drop for UnregisterAll<'_> {
+        fn drop(&mut self) {
+            for (reg, ..) in self.0 {
+                Unregister {
+                    shared: &reg.shared,
+                    me: self.1,
+                };
+            }
+        }
+    }
+    let _unregister = UnregisterAll(waits, &me);
+    loop {
+        for (reg, direction, tick) in waits {
+            let dir = direction.index();
+            let mut state = reg.shared.lock();
+            if reg.shared.ticks[dir].load(Ordering::Acquire) != *tick {
+                return Ok(true);
+            }
+            if state.link.as_ref().is_none_or(|l| l.hub_id != hub.id()) {
+                reg.link_to(&hub, &mut state)?;
+                return Ok(true);
+            }
+            if !state.waiters[dir].iter().any(|t| Arc::ptr_eq(t, &me)) {
+                state.waiters[dir].push(me.clone());
+            }
+        }
+        if deadline.is_some_and(|d| d <= Instant::now()) {
+            return Ok(false);
+        }
+        super::wait::park(deadline, "poll")?;
+        if super::wait::interrupted_while_deferred() {
+            return Err(io::Error::from_raw_os_error(libc::ECANCELED));
+        }
+    }
+}
+
+impl Registration {
+    /// Forgets the link without telling epoll: for an fd number that was
+    /// closed meanwhile (the kernel dropped its registration with the file)
+    /// and may now name another file, whose registration must not be
+    /// touched.
+    pub(crate) fn abandon(&self) {
+        let link = self.shared.lock().link.take();
+        if let Some(link) = link
+            && let Some(hub) = Hub::existing().filter(|h| h.id() == link.hub_id)
+        {
+            hub.io.borrow_mut().remove(link.token);
+        }
+    }
+
+    /// The count of events seen in `direction`, to note before a try.
+    pub(crate) fn tick(&self, direction: Direction) -> u64 {
+        self.shared.ticks[direction.index()].load(Ordering::Acquire)
     }
 }
 

@@ -4,6 +4,7 @@
 //! what this module exports; none of them schedules anything itself.
 
 pub(crate) mod coroutine;
+pub(crate) mod hooked;
 pub(crate) mod hub;
 pub(crate) mod io;
 pub(crate) mod local;

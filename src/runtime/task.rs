@@ -253,6 +253,11 @@ impl Task {
         first
     }
 
+    /// Whether a kill was requested and not yet delivered (it stays so).
+    pub(crate) fn kill_pending(&self) -> bool {
+        self.kill.load(Ordering::Acquire) == KILL_PENDING
+    }
+
     /// Whether a kill was requested and not yet delivered; marks it delivered.
     pub(crate) fn take_kill(&self) -> bool {
         self.kill.load(Ordering::Acquire) == KILL_PENDING

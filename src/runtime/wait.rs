@@ -128,10 +128,50 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
     }
 }
 
+thread_local! {
+    /// Above 0 while the caller waits on behalf of code that must not
+    /// unwind (a libc hook called through a `extern "C"` boundary): kills
+    /// and timeouts stay pending and end the wait instead (see
+    /// [`interrupted_while_deferred`]).
+    static DEFERRED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Holds interrupts back while alive; see [`defer_interrupts`].
+#[derive(Debug)]
+pub(crate) struct DeferInterrupts(());
+
+impl Drop for DeferInterrupts {
+    fn drop(&mut self) {
+        DEFERRED.with(|d| d.set(d.get() - 1));
+    }
+}
+
+/// Until the guard drops, waits of the caller neither raise a kill nor an
+/// expired `Timeout`; they stay pending for the next wait that may unwind.
+pub(crate) fn defer_interrupts() -> DeferInterrupts {
+    DEFERRED.with(|d| d.set(d.get() + 1));
+    DeferInterrupts(())
+}
+
+/// Whether interrupts are deferred and one is pending: a deferred wait
+/// should end (its caller reports it as an error code, not a panic).
+#[inline]
+pub(crate) fn interrupted_while_deferred() -> bool {
+    if DEFERRED.with(std::cell::Cell::get) == 0 {
+        return false;
+    }
+    let task = hub::current_task();
+    task.kill_pending()
+        || task
+            .earliest_timeout()
+            .is_some_and(|t| t.deadline <= Instant::now())
+}
+
 /// Raises a pending kill or an expired `Timeout` in the caller, unless it
-/// is already unwinding (a second panic there would abort the process).
+/// is already unwinding (a second panic there would abort the process) or
+/// interrupts are deferred.
 fn deliver_interrupts(task: &Task) {
-    if std::thread::panicking() {
+    if std::thread::panicking() || DEFERRED.with(std::cell::Cell::get) > 0 {
         return;
     }
     if task.take_kill() {

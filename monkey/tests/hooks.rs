@@ -1,0 +1,526 @@
+//! Every hook, inside a coroutine (shown to yield: a ticker coroutine on
+//! the same hub progressed while it waited) and outside one (libc's
+//! behaviour, errors and errno included); a non-blocking socket, a socket
+//! timeout, a closed and reused fd, a forked child, errno across a park, a
+//! kill during a hooked wait.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use greenstd::thread;
+
+fn patch() {
+    greenstd_monkey::patch_all().expect("patch");
+}
+
+fn errno() -> i32 {
+    io::Error::last_os_error().raw_os_error().unwrap()
+}
+
+fn set_errno(v: i32) {
+    // SAFETY: this thread's errno slot.
+    unsafe { *libc::__errno_location() = v };
+}
+
+/// Runs `call` in a coroutine beside a ticker on the same hub; returns
+/// its result and how many ticks happened while it ran. A call that
+/// blocked the hub would see none.
+fn while_ticking<T: Send + 'static>(call: impl FnOnce() -> T + Send + 'static) -> (T, usize) {
+    let ticks = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (t, s) = (ticks.clone(), stop.clone());
+    let ticker = thread::spawn(move || {
+        let start = Instant::now();
+        while !s.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(30) {
+            t.fetch_add(1, Ordering::SeqCst);
+            greenstd::thread::sleep(Duration::from_millis(1));
+        }
+    });
+    let t = ticks.clone();
+    let probe = thread::spawn(move || {
+        let before = t.load(Ordering::SeqCst);
+        let value = call();
+        (value, t.load(Ordering::SeqCst) - before)
+    });
+    let out = probe.join().unwrap();
+    stop.store(true, Ordering::SeqCst);
+    ticker.join().unwrap();
+    out
+}
+
+/// A connected TCP pair.
+fn tcp_pair() -> (TcpStream, TcpStream) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (s, _) = l.accept().unwrap();
+    (c, s)
+}
+
+/// Writes `data` to `w` after `delay`, from a greenstd sleep (so the write
+/// can only happen if the hub keeps running).
+fn write_later(mut w: impl Write + Send + 'static, delay: Duration, data: &'static [u8]) {
+    drop(thread::spawn(move || {
+        greenstd::thread::sleep(delay);
+        w.write_all(data).unwrap();
+        greenstd::thread::sleep(Duration::from_millis(50));
+    }));
+}
+
+#[test]
+fn recv_send_read_write_vectored_yield_inside_a_coroutine() {
+    patch();
+    let (mut a, b) = tcp_pair();
+    write_later(b, Duration::from_millis(20), b"hello");
+    let ((n, buf), ticks) = while_ticking(move || {
+        let mut buf = [0u8; 5];
+        a.read_exact(&mut buf).unwrap(); // recv
+        (5, buf)
+    });
+    assert_eq!((n, &buf), (5, b"hello"));
+    assert!(ticks > 0, "recv blocked the hub");
+
+    // read/write on a socket fd (libc's own, not std's recv).
+    let (a, b) = UnixStream::pair().unwrap();
+    write_later(b, Duration::from_millis(20), b"xy");
+    let (got, ticks) = while_ticking(move || {
+        let mut buf = [0u8; 2];
+        // SAFETY: a valid fd and buffer.
+        let n = unsafe { libc::read(a.as_raw_fd(), buf.as_mut_ptr().cast(), 2) };
+        (n, buf)
+    });
+    assert_eq!(got, (2, *b"xy"));
+    assert!(ticks > 0, "read blocked the hub");
+
+    // readv (std's read_vectored) and a send that must wait for room.
+    let (mut a, mut b) = tcp_pair();
+    let big = vec![7u8; 8 << 20];
+    let reader = thread::spawn(move || {
+        greenstd::thread::sleep(Duration::from_millis(20));
+        let mut total = 0;
+        let mut buf = vec![0u8; 64 << 10];
+        while total < 8 << 20 {
+            let mut slices = [io::IoSliceMut::new(&mut buf)];
+            let n = b.read_vectored(&mut slices).unwrap();
+            assert!(n > 0);
+            total += n;
+        }
+        total
+    });
+    let (sent, ticks) = while_ticking(move || {
+        a.write_all(&big).unwrap(); // send, waits for the reader
+        big.len()
+    });
+    assert_eq!(reader.join().unwrap(), sent);
+    assert!(ticks > 0, "send blocked the hub");
+}
+
+#[test]
+fn recvfrom_sendto_recvmsg_yield_inside_a_coroutine() {
+    patch();
+    let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to = a.local_addr().unwrap();
+    drop(thread::spawn(move || {
+        greenstd::thread::sleep(Duration::from_millis(20));
+        b.send_to(b"datagram", to).unwrap(); // sendto
+        greenstd::thread::sleep(Duration::from_millis(20));
+        b.send_to(b"second", to).unwrap();
+    }));
+    let fd = a.as_raw_fd();
+    let ((n, first, second), ticks) = while_ticking(move || {
+        let mut buf = [0u8; 16];
+        let (n, _) = a.recv_from(&mut buf).unwrap(); // recvfrom
+        let first = buf[..n].to_vec();
+        let mut buf2 = [0u8; 16];
+        let mut iov = libc::iovec {
+            iov_base: buf2.as_mut_ptr().cast(),
+            iov_len: buf2.len(),
+        };
+        // SAFETY: a zeroed msghdr with one valid iovec.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        // SAFETY: a valid fd and message.
+        let m = unsafe { libc::recvmsg(fd, &mut msg, 0) };
+        (n, first, buf2[..m as usize].to_vec())
+    });
+    assert_eq!(
+        (n, &first[..], &second[..]),
+        (8, &b"datagram"[..], &b"second"[..])
+    );
+    assert!(ticks > 0);
+}
+
+#[test]
+fn accept_and_connect_inside_a_coroutine() {
+    patch();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(thread::spawn(move || {
+        greenstd::thread::sleep(Duration::from_millis(20));
+        let _c = TcpStream::connect(addr).unwrap(); // connect
+        greenstd::thread::sleep(Duration::from_millis(50));
+    }));
+    let (peer, ticks) = while_ticking(move || l.accept().map(|(_, a)| a.ip())); // accept4
+    assert!(peer.unwrap().is_loopback());
+    assert!(ticks > 0, "accept blocked the hub");
+    // A refused connect keeps std's error kind.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let e = thread::spawn(move || TcpStream::connect(closed).unwrap_err().kind())
+        .join()
+        .unwrap();
+    assert_eq!(e, io::ErrorKind::ConnectionRefused);
+}
+
+#[test]
+fn poll_and_ppoll_park_on_every_fd() {
+    patch();
+    for use_ppoll in [false, true] {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (c, _d) = UnixStream::pair().unwrap();
+        write_later(b, Duration::from_millis(20), b"!");
+        let (fds, ticks) = while_ticking(move || {
+            let mut fds = [
+                libc::pollfd {
+                    fd: c.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: a.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            let n = if use_ppoll {
+                let ts = libc::timespec {
+                    tv_sec: 10,
+                    tv_nsec: 0,
+                };
+                // SAFETY: valid pollfds and timeout, no signal mask.
+                unsafe { libc::ppoll(fds.as_mut_ptr(), 2, &ts, std::ptr::null()) }
+            } else {
+                // SAFETY: valid pollfds.
+                unsafe { libc::poll(fds.as_mut_ptr(), 2, 10_000) }
+            };
+            (n, fds[0].revents, fds[1].revents & libc::POLLIN)
+        });
+        assert_eq!(fds, (1, 0, libc::POLLIN), "ppoll: {use_ppoll}");
+        assert!(ticks > 0, "poll blocked the hub");
+    }
+    // A poll that times out returns 0 after its timeout.
+    let (a, _b) = UnixStream::pair().unwrap();
+    let (n, ticks) = while_ticking(move || {
+        let mut fds = [libc::pollfd {
+            fd: a.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        // SAFETY: a valid pollfd.
+        unsafe { libc::poll(fds.as_mut_ptr(), 1, 30) }
+    });
+    assert_eq!(n, 0);
+    assert!(ticks > 0);
+}
+
+#[test]
+fn every_sleep_parks_only_its_coroutine() {
+    patch();
+    type Nap = fn();
+    let naps: [(&str, Nap); 5] = [
+        ("std::thread::sleep (clock_nanosleep)", || {
+            std::thread::sleep(Duration::from_millis(20))
+        }),
+        ("nanosleep", || {
+            let ts = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 20_000_000,
+            };
+            // SAFETY: a valid request, no remainder wanted.
+            assert_eq!(unsafe { libc::nanosleep(&ts, std::ptr::null_mut()) }, 0);
+        }),
+        ("usleep", || {
+            // SAFETY: no preconditions.
+            assert_eq!(unsafe { libc::usleep(20_000) }, 0);
+        }),
+        ("sleep", || {
+            // SAFETY: no preconditions.
+            assert_eq!(unsafe { libc::sleep(1) }, 0);
+        }),
+        ("poll(NULL, 0, ms)", || {
+            // SAFETY: no fds.
+            assert_eq!(unsafe { libc::poll(std::ptr::null_mut(), 0, 20) }, 0);
+        }),
+    ];
+    for (name, nap) in naps {
+        let start = Instant::now();
+        let ((), ticks) = while_ticking(nap);
+        assert!(
+            start.elapsed() >= Duration::from_millis(19),
+            "{name} returned early"
+        );
+        assert!(ticks > 0, "{name} blocked the hub");
+    }
+    // An absolute clock_nanosleep.
+    let (rc, ticks) = while_ticking(|| {
+        let mut now = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: valid out-parameter.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+        now.tv_nsec += 20_000_000;
+        if now.tv_nsec >= 1_000_000_000 {
+            now.tv_sec += 1;
+            now.tv_nsec -= 1_000_000_000;
+        }
+        // SAFETY: a valid absolute request.
+        unsafe {
+            libc::clock_nanosleep(
+                libc::CLOCK_MONOTONIC,
+                libc::TIMER_ABSTIME,
+                &now,
+                std::ptr::null_mut(),
+            )
+        }
+    });
+    assert_eq!(rc, 0);
+    assert!(ticks > 0);
+}
+
+#[test]
+fn getaddrinfo_runs_on_the_pool_inside_a_coroutine() {
+    patch();
+    use std::net::ToSocketAddrs;
+    let addrs = thread::spawn(|| ("localhost", 80).to_socket_addrs().map(|a| a.count()))
+        .join()
+        .unwrap();
+    assert!(addrs.unwrap() > 0);
+    let bad = thread::spawn(|| ("no-such-host.invalid", 80).to_socket_addrs().is_err())
+        .join()
+        .unwrap();
+    assert!(bad);
+}
+
+#[test]
+fn a_non_blocking_socket_still_fails_at_once() {
+    patch();
+    let (mut a, _b) = tcp_pair();
+    let (e, _) = while_ticking(move || {
+        a.set_nonblocking(true).unwrap();
+        let start = Instant::now();
+        let e = a.read(&mut [0u8; 4]).unwrap_err().kind();
+        // The flag is the program's: fcntl still reports it.
+        // SAFETY: F_GETFL on a valid fd.
+        let flags = unsafe { libc::fcntl(a.as_raw_fd(), libc::F_GETFL) };
+        (
+            e,
+            start.elapsed() < Duration::from_secs(1),
+            flags & libc::O_NONBLOCK != 0,
+        )
+    });
+    assert_eq!(e, (io::ErrorKind::WouldBlock, true, true));
+    // A blocking socket read by a coroutine keeps its flags too.
+    let (mut a, b) = tcp_pair();
+    write_later(b, Duration::from_millis(10), b"z");
+    let (flags, _) = while_ticking(move || {
+        a.read_exact(&mut [0u8; 1]).unwrap();
+        // SAFETY: F_GETFL on a valid fd.
+        unsafe { libc::fcntl(a.as_raw_fd(), libc::F_GETFL) }
+    });
+    assert_eq!(flags & libc::O_NONBLOCK, 0);
+}
+
+#[test]
+fn a_socket_timeout_fails_with_eagain_as_the_kernel_would() {
+    patch();
+    let (mut a, _b) = tcp_pair();
+    let ((kind, errno_value, waited), ticks) = while_ticking(move || {
+        a.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let start = Instant::now();
+        let e = a.read(&mut [0u8; 4]).unwrap_err();
+        (e.kind(), e.raw_os_error(), start.elapsed())
+    });
+    assert_eq!(kind, io::ErrorKind::WouldBlock);
+    assert_eq!(errno_value, Some(libc::EAGAIN));
+    assert!(waited >= Duration::from_millis(49), "{waited:?}");
+    assert!(ticks > 0);
+}
+
+/// Runs the test `name` alone in a child process (where fd numbers are
+/// reused deterministically); returns whether it passed, and its stderr.
+fn run_alone(name: &str) -> (bool, String) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env("GREENSTD_MONKEY_CHILD", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_closed_and_reused_fd_gets_a_fresh_registration() {
+    if std::env::var_os("GREENSTD_MONKEY_CHILD").is_none() {
+        let (ok, stderr) = run_alone("a_closed_and_reused_fd_gets_a_fresh_registration");
+        assert!(ok, "{stderr}");
+        return;
+    }
+    patch();
+    let out = thread::spawn(|| {
+        // Wait on a socket (registers its fd), then close it.
+        let (mut a, _b) = tcp_pair();
+        a.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+        assert!(a.read(&mut [0u8; 1]).is_err());
+        let old = a.as_raw_fd();
+        drop(a);
+        drop(_b);
+        // The next sockets take the lowest free numbers: one is `old`.
+        let pairs: Vec<(TcpStream, TcpStream)> = (0..3).map(|_| tcp_pair()).collect();
+        let reused = pairs
+            .into_iter()
+            .find(|(c, s)| c.as_raw_fd() == old || s.as_raw_fd() == old);
+        let (c, s) = reused?;
+        let (mut waiter, writer) = if c.as_raw_fd() == old { (c, s) } else { (s, c) };
+        write_later(writer, Duration::from_millis(20), b"fresh");
+        let mut buf = [0u8; 5];
+        waiter.read_exact(&mut buf).unwrap();
+        Some(buf)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(out, Some(*b"fresh"), "the fd number was not reused");
+}
+
+#[test]
+fn outside_a_coroutine_hooks_are_libc_errors_and_errno_included() {
+    patch();
+    let mut buf = [0u8; 4];
+    // SAFETY: an invalid fd: libc reports EBADF.
+    assert_eq!(unsafe { libc::recv(-1, buf.as_mut_ptr().cast(), 4, 0) }, -1);
+    assert_eq!(errno(), libc::EBADF);
+    // SAFETY: as above.
+    assert_eq!(
+        unsafe { libc::read(1_000_000, buf.as_mut_ptr().cast(), 4) },
+        -1
+    );
+    assert_eq!(errno(), libc::EBADF);
+    // SAFETY: as above.
+    assert_eq!(unsafe { libc::close(1_000_000) }, -1);
+    assert_eq!(errno(), libc::EBADF);
+    // A successful call leaves errno alone.
+    let (a, b) = UnixStream::pair().unwrap();
+    (&b).write_all(b"x").unwrap();
+    set_errno(1234);
+    // SAFETY: a valid fd and buffer.
+    assert_eq!(
+        unsafe { libc::read(a.as_raw_fd(), buf.as_mut_ptr().cast(), 4) },
+        1
+    );
+    assert_eq!(errno(), 1234);
+    // A blocking read on a plain thread blocks the thread, as libc's.
+    let (mut a, b) = UnixStream::pair().unwrap();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        (&b).write_all(b"y").unwrap();
+    });
+    a.read_exact(&mut [0u8; 1]).unwrap();
+    writer.join().unwrap();
+    // Inside a coroutine, the same errors.
+    let e = thread::spawn(|| {
+        let mut buf = [0u8; 4];
+        // SAFETY: an invalid fd.
+        let rc = unsafe { libc::recv(-1, buf.as_mut_ptr().cast(), 4, 0) };
+        (rc, errno())
+    })
+    .join()
+    .unwrap();
+    assert_eq!(e, (-1, libc::EBADF));
+}
+
+#[test]
+fn errno_is_kept_across_a_park() {
+    patch();
+    let (mut a, b) = UnixStream::pair().unwrap();
+    let (clobber, _) = UnixStream::pair().unwrap();
+    drop(thread::spawn(move || {
+        // Runs while the reader is parked: leaves a different errno.
+        set_errno(libc::ENOENT);
+        greenstd::thread::sleep(Duration::from_millis(20));
+        set_errno(libc::EPERM);
+        (&b).write_all(b"k").unwrap();
+        drop(clobber);
+    }));
+    let seen = thread::spawn(move || {
+        set_errno(4321);
+        a.read_exact(&mut [0u8; 1]).unwrap();
+        errno()
+    })
+    .join()
+    .unwrap();
+    assert_eq!(seen, 4321);
+}
+
+#[test]
+fn a_kill_ends_a_hooked_wait_with_an_error_then_unwinds_at_the_next_greenstd_call() {
+    patch();
+    let (mut a, _b) = tcp_pair();
+    let reached = Arc::new(AtomicBool::new(false));
+    let r = reached.clone();
+    let g = greenstd::spawn(move || {
+        let e = a.read(&mut [0u8; 1]).unwrap_err(); // blocks until killed
+        r.store(true, Ordering::SeqCst);
+        assert_eq!(e.raw_os_error(), Some(libc::ECANCELED));
+        greenstd::thread::sleep(Duration::from_secs(3600)); // the kill lands here
+        unreachable!();
+    });
+    greenstd::thread::sleep(Duration::from_millis(20));
+    g.kill();
+    assert!(reached.load(Ordering::SeqCst));
+    assert!(g.get().unwrap_err().is::<greenstd::Killed>());
+}
+
+#[test]
+fn a_forked_child_passes_every_call_through() {
+    patch();
+    let status = thread::spawn(|| {
+        let (mut a, b) = UnixStream::pair().unwrap();
+        (&b).write_all(b"to the child").unwrap();
+        // SAFETY: the child only makes async-signal-safe-enough calls of
+        // its own (read, write, _exit) and never returns into the runtime.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let mut buf = [0u8; 12];
+            let ok = a.read_exact(&mut buf).is_ok() && &buf == b"to the child";
+            // SAFETY: ends the child at once.
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        let start = Instant::now();
+        loop {
+            // SAFETY: waits for our own child without blocking.
+            let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if rc == pid || start.elapsed() > Duration::from_secs(30) {
+                break;
+            }
+            greenstd::thread::sleep(Duration::from_millis(5));
+        }
+        status
+    })
+    .join()
+    .unwrap();
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{status}"
+    );
+}
