@@ -524,3 +524,249 @@ fn a_forked_child_passes_every_call_through() {
         "{status}"
     );
 }
+
+/// Fills `s`'s send buffer, so that the next write must wait for the peer.
+fn fill(s: &std::os::unix::net::UnixStream) {
+    s.set_nonblocking(true).unwrap();
+    let chunk = [0u8; 65536];
+    while (&*s).write(&chunk).is_ok() {}
+    s.set_nonblocking(false).unwrap();
+}
+
+/// Drains `r` after a greenstd sleep (so only a running hub can drain it).
+fn drain_later(r: std::os::unix::net::UnixStream) -> thread::JoinHandle<usize> {
+    thread::spawn(move || {
+        greenstd::thread::sleep(Duration::from_millis(20));
+        r.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut total = 0;
+        let mut buf = vec![0u8; 65536];
+        while let Ok(n) = (&r).read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            total += n;
+        }
+        total
+    })
+}
+
+#[test]
+fn write_writev_sendmsg_wait_for_room_inside_a_coroutine() {
+    patch();
+    type Send = fn(i32) -> isize;
+    let sends: [(&str, Send); 3] = [
+        ("write", |fd| {
+            // SAFETY: a valid fd and buffer.
+            unsafe { libc::write(fd, b"abc".as_ptr().cast(), 3) }
+        }),
+        ("writev", |fd| {
+            let iov = libc::iovec {
+                iov_base: b"abc".as_ptr().cast_mut().cast(),
+                iov_len: 3,
+            };
+            // SAFETY: one valid iovec.
+            unsafe { libc::writev(fd, &iov, 1) }
+        }),
+        ("sendmsg", |fd| {
+            let mut iov = libc::iovec {
+                iov_base: b"abc".as_ptr().cast_mut().cast(),
+                iov_len: 3,
+            };
+            // SAFETY: a zeroed msghdr with one valid iovec.
+            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            // SAFETY: a valid fd and message.
+            unsafe { libc::sendmsg(fd, &msg, 0) }
+        }),
+    ];
+    for (name, send) in sends {
+        let (a, b) = UnixStream::pair().unwrap();
+        fill(&a);
+        let drained = drain_later(b);
+        let (n, ticks) = while_ticking(move || {
+            let n = send(a.as_raw_fd());
+            drop(a);
+            n
+        });
+        assert_eq!(n, 3, "{name}");
+        assert!(ticks > 0, "{name} blocked the hub");
+        assert!(drained.join().unwrap() > 0);
+    }
+}
+
+#[test]
+fn libc_accept_and_dup2_inside_a_coroutine() {
+    patch();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(thread::spawn(move || {
+        greenstd::thread::sleep(Duration::from_millis(20));
+        let _c = TcpStream::connect(addr).unwrap();
+        greenstd::thread::sleep(Duration::from_millis(50));
+    }));
+    let (fd, ticks) = while_ticking(move || {
+        // SAFETY: a valid listener; no address wanted.
+        let fd = unsafe { libc::accept(l.as_raw_fd(), std::ptr::null_mut(), std::ptr::null_mut()) };
+        // SAFETY: closes the fd we were given.
+        unsafe { libc::close(fd) };
+        fd
+    });
+    assert!(fd > 2);
+    assert!(ticks > 0, "accept blocked the hub");
+    // dup2 over a socket a coroutine waited on: the new file under that
+    // number is waited on afresh (the dup2 hook forgot the old one).
+    let got = thread::spawn(|| {
+        let (mut a, _b) = UnixStream::pair().unwrap();
+        a.set_read_timeout(Some(Duration::from_millis(5))).unwrap();
+        assert!(a.read(&mut [0u8; 1]).is_err()); // registered, timed out
+        let (c, d) = UnixStream::pair().unwrap();
+        // SAFETY: replaces `a`'s fd by a duplicate of `c`'s.
+        assert_eq!(
+            unsafe { libc::dup2(c.as_raw_fd(), a.as_raw_fd()) },
+            a.as_raw_fd()
+        );
+        drop(c);
+        a.set_read_timeout(None).unwrap();
+        write_later(d, Duration::from_millis(10), b"via dup2");
+        let mut buf = [0u8; 8];
+        a.read_exact(&mut buf).unwrap();
+        buf
+    })
+    .join()
+    .unwrap();
+    assert_eq!(&got, b"via dup2");
+}
+
+/// On a plain thread every hook is libc's: errors and errno included.
+#[test]
+fn outside_a_coroutine_every_hook_reports_libc_s_errors() {
+    patch();
+    let bad = 1_000_000;
+    let mut buf = [0u8; 4];
+    let iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: 4,
+    };
+    // SAFETY: a zeroed msghdr pointing at `iov`.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = (&raw const iov).cast_mut();
+    msg.msg_iovlen = 1;
+    let p = buf.as_mut_ptr().cast::<libc::c_void>();
+    // SAFETY: each call gets an fd that does not exist; libc fails with
+    // EBADF without touching the buffers.
+    let calls: Vec<(&str, isize)> = unsafe {
+        vec![
+            ("recv", libc::recv(bad, p, 4, 0)),
+            ("send", libc::send(bad, p, 4, 0)),
+            (
+                "recvfrom",
+                libc::recvfrom(bad, p, 4, 0, std::ptr::null_mut(), std::ptr::null_mut()),
+            ),
+            ("sendto", libc::sendto(bad, p, 4, 0, std::ptr::null(), 0)),
+            ("recvmsg", libc::recvmsg(bad, &mut msg, 0)),
+            ("sendmsg", libc::sendmsg(bad, &msg, 0)),
+            ("read", libc::read(bad, p, 4)),
+            ("write", libc::write(bad, p, 4)),
+            ("readv", libc::readv(bad, &iov, 1)),
+            ("writev", libc::writev(bad, &iov, 1)),
+            (
+                "accept",
+                libc::accept(bad, std::ptr::null_mut(), std::ptr::null_mut()) as isize,
+            ),
+            (
+                "accept4",
+                libc::accept4(bad, std::ptr::null_mut(), std::ptr::null_mut(), 0) as isize,
+            ),
+            ("connect", libc::connect(bad, std::ptr::null(), 0) as isize),
+            ("close", libc::close(bad) as isize),
+            ("dup2", libc::dup2(bad, bad + 1) as isize),
+            ("dup3", libc::dup3(bad, bad + 1, 0) as isize),
+        ]
+    };
+    for (name, rc) in calls {
+        assert_eq!(rc, -1, "{name}");
+        assert_eq!(errno(), libc::EBADF, "{name}");
+    }
+    // The sleeps and poll: std's behaviour, and invalid input refused.
+    let bad_ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 2_000_000_000,
+    };
+    // SAFETY: an invalid request: nanosleep fails with EINVAL.
+    assert_eq!(
+        unsafe { libc::nanosleep(&bad_ts, std::ptr::null_mut()) },
+        -1
+    );
+    assert_eq!(errno(), libc::EINVAL);
+    // SAFETY: clock_nanosleep returns the error number.
+    let rc =
+        unsafe { libc::clock_nanosleep(libc::CLOCK_MONOTONIC, 0, &bad_ts, std::ptr::null_mut()) };
+    assert_eq!(rc, libc::EINVAL);
+    let mut pfd = libc::pollfd {
+        fd: bad as i32,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one pollfd; a bad fd is reported in revents.
+    assert_eq!(unsafe { libc::poll(&mut pfd, 1, 0) }, 1);
+    assert_eq!(pfd.revents, libc::POLLNVAL);
+    // SAFETY: no preconditions.
+    assert_eq!(unsafe { libc::usleep(1000) }, 0);
+    // getaddrinfo's own error codes.
+    use std::net::ToSocketAddrs;
+    assert!(("no-such-host.invalid", 80).to_socket_addrs().is_err());
+    // Inside a coroutine, the same errors: the hooks act only on real
+    // waits.
+    let inside = thread::spawn(move || {
+        let mut buf = [0u8; 4];
+        // SAFETY: as above.
+        let r = unsafe { libc::read(bad, buf.as_mut_ptr().cast(), 4) };
+        // SAFETY: as above.
+        let n = unsafe { libc::nanosleep(&bad_ts, std::ptr::null_mut()) };
+        (r, n, errno())
+    })
+    .join()
+    .unwrap();
+    assert_eq!(inside, (-1, -1, libc::EINVAL));
+}
+
+/// A blocking `connect` that the kernel cannot complete at once (the
+/// listener's accept queue is full, so its SYN is dropped and retried)
+/// parks only its coroutine.
+#[test]
+fn a_slow_connect_parks_only_its_coroutine() {
+    patch();
+    // SAFETY: plain socket calls on fds we own; `addr` is a valid sockaddr_in.
+    let (listener, addr) = unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let mut len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        assert_eq!(libc::bind(fd, (&raw const addr).cast(), len), 0);
+        assert_eq!(libc::listen(fd, 0), 0);
+        assert_eq!(libc::getsockname(fd, (&raw mut addr).cast(), &mut len), 0);
+        let port = u16::from_be(addr.sin_port);
+        (
+            <TcpListener as std::os::fd::FromRawFd>::from_raw_fd(fd),
+            std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        )
+    };
+    // Fill the accept queue, then accept once later to make room.
+    let first = TcpStream::connect(addr).unwrap();
+    drop(thread::spawn(move || {
+        greenstd::thread::sleep(Duration::from_millis(50));
+        let _a = listener.accept().unwrap();
+        let _b = listener.accept().unwrap();
+        greenstd::thread::sleep(Duration::from_millis(50));
+    }));
+    let (connected, ticks) = while_ticking(move || {
+        let c = TcpStream::connect(addr).map(|_| ());
+        drop(first);
+        c
+    });
+    connected.unwrap();
+    assert!(ticks > 0, "connect blocked the hub");
+}
