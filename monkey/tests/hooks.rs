@@ -705,7 +705,7 @@ fn outside_a_coroutine_every_hook_reports_libc_s_errors() {
         unsafe { libc::clock_nanosleep(libc::CLOCK_MONOTONIC, 0, &bad_ts, std::ptr::null_mut()) };
     assert_eq!(rc, libc::EINVAL);
     let mut pfd = libc::pollfd {
-        fd: bad as i32,
+        fd: bad,
         events: libc::POLLIN,
         revents: 0,
     };
