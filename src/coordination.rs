@@ -13,9 +13,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::greenlet::Greenlet;
-use crate::runtime::panic::panic_would_block_forever;
-use crate::runtime::wait::WaitQueue;
-use crate::thread::deadline_after;
+use crate::runtime::WaitQueue;
+use crate::runtime::deadline_after;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -30,9 +29,7 @@ fn wait(
     what: &'static str,
     ready: impl FnMut() -> bool,
 ) -> bool {
-    queue
-        .wait_until(deadline, what, ready)
-        .unwrap_or_else(|e| panic_would_block_forever(e))
+    crate::runtime::unwrap_wait(queue.wait_until(deadline, what, ready))
 }
 
 /// Waits on `queue` until `attempt` yields a value or `deadline` passes.
@@ -43,9 +40,7 @@ fn wait_for<T>(
     what: &'static str,
     attempt: impl FnMut() -> Option<T>,
 ) -> Option<T> {
-    queue
-        .wait_for(deadline, what, attempt)
-        .unwrap_or_else(|e| panic_would_block_forever(e))
+    crate::runtime::unwrap_wait(queue.wait_for(deadline, what, attempt))
 }
 
 /// A flag that coroutines wait for; gevent's `Event`.
@@ -80,7 +75,7 @@ impl Event {
 
     /// Sets the flag and wakes every waiter.
     pub fn set(&self) {
-        crate::runtime::wait::checkpoint();
+        crate::runtime::checkpoint();
         self.flag.store(true, Ordering::Release);
         self.waiters.notify_all();
     }
@@ -143,7 +138,7 @@ impl<T: Clone> AsyncResult<T> {
 
     /// Delivers the value (replacing an earlier one) and wakes every waiter.
     pub fn set(&self, value: T) {
-        crate::runtime::wait::checkpoint();
+        crate::runtime::checkpoint();
         *lock(&self.value) = Some(value);
         self.waiters.notify_all();
     }
@@ -260,7 +255,7 @@ impl Semaphore {
 
     /// Takes a permit if one is free now.
     pub fn try_acquire(&self) -> Option<SemaphorePermit<'_>> {
-        crate::runtime::wait::checkpoint();
+        crate::runtime::checkpoint();
         self.take().then_some(SemaphorePermit { semaphore: self })
     }
 
@@ -282,7 +277,7 @@ impl Semaphore {
     /// For a bounded semaphore, when the count would exceed its bound
     /// (gevent's `ValueError`: released too many times).
     pub fn release(&self) {
-        crate::runtime::wait::checkpoint();
+        crate::runtime::checkpoint();
         self.give_back();
     }
 
@@ -430,7 +425,7 @@ impl<T> Queue<T> {
     /// # Errors
     /// [`Full`] with the item when the queue is full.
     pub fn try_put(&self, item: T) -> Result<(), Full<T>> {
-        crate::runtime::wait::checkpoint();
+        crate::runtime::checkpoint();
         let mut item = Some(item);
         if self.try_push(&mut item) {
             Ok(())
@@ -464,7 +459,7 @@ impl<T> Queue<T> {
 
     /// Takes the oldest item if there is one.
     pub fn try_get(&self) -> Option<T> {
-        crate::runtime::wait::checkpoint();
+        crate::runtime::checkpoint();
         self.try_pop()
     }
 

@@ -18,7 +18,7 @@
 
 use std::fmt;
 
-use crate::runtime::coroutine::{LocalGen, LocalYielder};
+use crate::runtime::{LocalGen, LocalYielder};
 
 /// A generator: an [`Iterator`] over the values its body yields.
 pub struct Generator<'a, T> {
@@ -37,7 +37,7 @@ impl<'a, T: 'a> Generator<'a, T> {
     where
         F: for<'s> FnOnce(&mut Yielder<'s, T>) + 'a,
     {
-        crate::runtime::setup::once();
+        crate::runtime::setup();
         Generator {
             inner: LocalGen::new(move |y: &mut LocalYielder<'_, T>| {
                 let inner = LocalYielder::reborrow(y);

@@ -22,11 +22,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::runtime::hub::{self, Hub};
-use crate::runtime::panic::{TimeoutExpired, describe};
-use crate::runtime::task::{ArmedTimeout, Kind, Task, next_id};
-use crate::runtime::wait::Signal;
-use crate::runtime::{self, Packet, SpawnOptions, wait};
+use crate::runtime::{
+    self, ArmedTimeout, Packet, Signal, SpawnOptions, Task, TimeoutExpired, next_id,
+};
 use crate::thread::{self, Thread, deadline_after};
 
 type Body<T> = Box<dyn FnOnce() -> T + Send>;
@@ -177,7 +175,7 @@ impl<T: Send + 'static> Greenlet<T> {
         Greenlet::build(
             SpawnOptions::default(),
             Box::new(f),
-            Some(hub::current_task()),
+            Some(runtime::current_task()),
         )
     }
 
@@ -191,7 +189,7 @@ impl<T: Send + 'static> Greenlet<T> {
             name: Some(name.into()),
             ..SpawnOptions::default()
         };
-        Greenlet::build(options, Box::new(f), Some(hub::current_task()))
+        Greenlet::build(options, Box::new(f), Some(runtime::current_task()))
     }
 
     #[track_caller]
@@ -297,10 +295,7 @@ impl<T: Send + 'static> Greenlet<T> {
                 Some(parts) if started => parts.packet.wait(deadline, "Greenlet::join"),
                 _ => Ok(false),
             });
-        match waited {
-            Ok(done) => done,
-            Err(e) => crate::runtime::panic::panic_would_block_forever(e),
-        }
+        runtime::unwrap_wait(waited)
     }
 
     /// Waits for the end and takes the result: the value, or the panic
@@ -370,39 +365,27 @@ impl<T: Send + 'static> Greenlet<T> {
     /// ```
     #[track_caller]
     pub fn switch(&self) {
-        let me = hub::current_task();
+        let me = runtime::current_task();
         me.take_switched();
         if !self.start() {
             let Some(parts) = self.parts() else { return };
             if parts.packet.is_finished() {
                 return;
             }
-            parts.task.switch_to();
-            prioritise(&parts.task);
+            runtime::switch_to(&parts.task);
         } else if let Some(parts) = self.parts() {
-            prioritise(&parts.task);
+            runtime::prioritise(&parts.task);
         }
         while !me.take_switched() {
-            if let Err(e) = wait::park(None, "Greenlet::switch") {
-                crate::runtime::panic::panic_would_block_forever(e);
-            }
+            crate::runtime::unwrap_wait(runtime::park(None, "Greenlet::switch"));
         }
-    }
-}
-
-/// Makes `task` the next coroutine its hub runs, when it is on this thread.
-fn prioritise(task: &Arc<Task>) {
-    if let Kind::Coroutine { slot, .. } = task.kind()
-        && let Some(hub) = Hub::existing()
-    {
-        hub.run_next(*slot);
     }
 }
 
 impl<T> fmt::Display for Greenlet<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.parts() {
-            Some(parts) => f.write_str(&describe(&parts.task)),
+            Some(parts) => f.write_str(&parts.task.describe()),
             None => match &self.inner.options.name {
                 Some(name) => write!(f, "<Greenlet {name:?} (not started)>"),
                 None => f.write_str("<Greenlet (not started)>"),
@@ -448,7 +431,7 @@ pub struct Timeout {
 impl Timeout {
     /// Arms a timeout of `duration` on the caller.
     pub fn start_new(duration: Duration) -> Timeout {
-        let task = hub::current_task();
+        let task = runtime::current_task();
         let armed = ArmedTimeout {
             deadline: deadline_after(duration),
             id: next_id(),
@@ -560,7 +543,7 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    runtime::pool::run_blocking(f)
+    runtime::run_blocking(f)
 }
 
 /// Starts gevent's monitor thread: a watchdog that reports on stderr any
@@ -574,7 +557,7 @@ where
 /// greenstd::start_monitor(std::time::Duration::from_millis(500));
 /// ```
 pub fn start_monitor(threshold: Duration) {
-    runtime::monitor::start(threshold);
+    runtime::start_monitor(threshold);
 }
 
 /// Sets the time slice for every thread: how long a coroutine (or a
@@ -598,7 +581,7 @@ pub fn start_monitor(threshold: Duration) {
 /// greenstd::set_time_slice(Some(Duration::from_millis(10))); // the default
 /// ```
 pub fn set_time_slice(slice: Option<Duration>) {
-    runtime::slice::set_slice(slice);
+    runtime::set_time_slice(slice);
 }
 
 /// The time slice in force; see [`set_time_slice`].
@@ -608,5 +591,5 @@ pub fn set_time_slice(slice: Option<Duration>) {
 /// assert!(greenstd::time_slice().is_some());
 /// ```
 pub fn time_slice() -> Option<Duration> {
-    runtime::slice::slice()
+    runtime::time_slice()
 }

@@ -25,15 +25,15 @@ use std::io;
 use std::os::fd::RawFd;
 use std::time::Instant;
 
-pub use crate::runtime::io::{Direction, Plan};
-use crate::runtime::{hooked, hub, io as rio, wait};
+use crate::runtime::hooks as hooked;
+pub use crate::runtime::{Direction, Plan};
 
 /// Whether a hook should act on the call it caught: the caller runs in a
 /// coroutine, and the call is not one the runtime itself makes on a socket
 /// it manages. One thread-local load each, no syscall.
 #[inline]
 pub fn should_intercept() -> bool {
-    hub::in_coroutine() && !rio::in_own_syscall()
+    crate::runtime::in_coroutine() && !hooked::in_own_syscall()
 }
 
 /// Whether `fd` is a socket; cached per fd number until it is closed.
@@ -94,5 +94,5 @@ pub fn run_blocking<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 /// The time-slice check every greenstd call makes: lets the others run if
 /// the caller has run for a whole slice.
 pub fn checkpoint() {
-    wait::checkpoint();
+    crate::runtime::checkpoint();
 }

@@ -300,7 +300,7 @@ impl Opener {
         })?;
         let limits = Limits {
             read_timeout: self.read_timeout,
-            deadline: self.total_timeout.map(crate::thread::deadline_after),
+            deadline: self.total_timeout.map(crate::runtime::deadline_after),
         };
         for _ in 0..=self.max_redirects {
             let response = self.get(&url, limits)?;

@@ -100,5 +100,5 @@ pub use greenlet::{
     Elapsed, Greenlet, Timeout, current, joinall, kill, set_time_slice, spawn, spawn_blocking,
     spawn_later, start_monitor, time_slice, with_timeout,
 };
-pub use runtime::panic::{Killed, TimeoutExpired, WouldBlockForever};
+pub use runtime::{Killed, TimeoutExpired, WouldBlockForever};
 pub use thread::{sleep, yield_now};

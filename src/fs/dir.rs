@@ -7,7 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::{FileType, Metadata};
-use crate::runtime::pool::run_blocking;
+use crate::runtime::run_blocking;
 
 /// How many entries one trip to the pool reads ahead.
 const BATCH: usize = 64;

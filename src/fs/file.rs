@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use super::{FileTimes, Metadata, Permissions, TryLockError};
-use crate::runtime::pool::run_blocking;
+use crate::runtime::run_blocking;
 
 /// An open file, as [`std::fs::File`]; reads, writes, seeks and syncs run
 /// on the blocking pool when they would block a hub.

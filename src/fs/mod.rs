@@ -35,7 +35,7 @@ mod unix;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::runtime::pool::run_blocking;
+use crate::runtime::run_blocking;
 
 pub use dir::{DirBuilder, DirEntry, ReadDir};
 pub use file::{File, OpenOptions};

@@ -4,7 +4,7 @@
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
-use crate::runtime::pool::run_blocking;
+use crate::runtime::run_blocking;
 
 /// Values that can be turned into socket addresses, as
 /// [`std::net::ToSocketAddrs`], implemented for the same types.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::runtime::io::{Direction, Registration};
+use crate::runtime::{Direction, Registration};
 
 /// A std socket made cooperative.
 #[derive(Debug)]
@@ -133,7 +133,7 @@ impl<S: AsFd> Evented<S> {
         Some(
             self.settings
                 .timeout(direction)
-                .map(crate::thread::deadline_after),
+                .map(crate::runtime::deadline_after),
         )
     }
 
@@ -143,7 +143,7 @@ impl<S: AsFd> Evented<S> {
         len: usize,
         mut op: impl FnMut(&S) -> io::Result<usize>,
     ) -> io::Result<usize> {
-        crate::runtime::wait::checkpoint();
+        crate::runtime::checkpoint();
         let Some(deadline) = self.blocking_deadline(direction) else {
             return op(&self.inner);
         };
@@ -160,7 +160,7 @@ impl<S: AsFd> Evented<S> {
         deadline: Option<Instant>,
         mut op: impl FnMut(&S) -> io::Result<T>,
     ) -> io::Result<Option<T>> {
-        crate::runtime::wait::checkpoint();
+        crate::runtime::checkpoint();
         self.registration
             .io(direction, deadline, || op(&self.inner))
     }
@@ -170,7 +170,7 @@ impl<S: AsFd> Evented<S> {
         direction: Direction,
         mut op: impl FnMut(&S) -> io::Result<T>,
     ) -> io::Result<T> {
-        crate::runtime::wait::checkpoint();
+        crate::runtime::checkpoint();
         let Some(deadline) = self.blocking_deadline(direction) else {
             return op(&self.inner);
         };

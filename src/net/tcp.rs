@@ -9,7 +9,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::ToSocketAddrs;
 use super::addr::each_addr;
 use super::evented::Evented;
-use crate::runtime::io::Direction;
+use crate::runtime::Direction;
 
 /// A TCP stream between a local and a remote socket, as
 /// [`std::net::TcpStream`]; reads, writes and connects park the calling
@@ -161,7 +161,7 @@ impl TcpStream {
                 "cannot set a 0 duration timeout",
             ));
         }
-        connect_addr(addr, Some(crate::thread::deadline_after(timeout)))
+        connect_addr(addr, Some(crate::runtime::deadline_after(timeout)))
     }
 
     /// The remote address.

@@ -15,10 +15,11 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token, Waker};
 
+use super::context::{self, Locals};
 use super::coroutine::{Coroutine, StackPool, Status};
-use super::io::IoTable;
-use super::panic::WouldBlockForever;
-use super::task::{ParkMode, Task};
+use super::error::WouldBlockForever;
+use super::reactor::IoTable;
+use super::task::{ParkMode, Schedule, Task};
 use super::timer::{TimerKey, Timers};
 
 /// The token of the hub's own waker.
@@ -43,31 +44,6 @@ thread_local! {
     /// The id of this thread's hub, 0 before it has one; lets a `Remote`
     /// tell a local wake-up from a cross-thread one without touching `HUB`.
     static HUB_ID: Cell<u64> = const { Cell::new(0) };
-    /// The task of the coroutine running on this thread, null outside one.
-    static CURRENT: Cell<*const Task> = const { Cell::new(std::ptr::null()) };
-    static THREAD_TASK: OnceCell<Arc<Task>> = const { OnceCell::new() };
-}
-
-/// Whether the caller runs inside a coroutine.
-#[inline]
-pub(crate) fn in_coroutine() -> bool {
-    CURRENT.with(|c| !c.get().is_null())
-}
-
-/// The task of this thread's own (non-coroutine) context.
-pub(crate) fn thread_task() -> Arc<Task> {
-    THREAD_TASK.with(|t| t.get_or_init(|| Arc::new(Task::thread())).clone())
-}
-
-/// The task of the caller: its coroutine's, or its thread's.
-pub(crate) fn current_task() -> Arc<Task> {
-    if in_coroutine() {
-        Hub::existing()
-            .expect("a coroutine runs on a hub")
-            .running_task()
-    } else {
-        thread_task()
-    }
 }
 
 /// The cross-thread face of a hub.
@@ -80,9 +56,9 @@ pub(crate) struct Remote {
     waker: Waker,
 }
 
-impl Remote {
+impl Schedule for Remote {
     /// Makes the coroutine in `slot` runnable, from any thread.
-    pub(crate) fn schedule(&self, slot: usize) {
+    fn schedule(&self, slot: usize) {
         if HUB_ID.with(Cell::get) == self.hub_id
             && let Some(hub) = Hub::existing()
         {
@@ -100,8 +76,12 @@ impl Remote {
         }
     }
 
+    fn is_local(&self) -> bool {
+        HUB_ID.with(Cell::get) == self.hub_id
+    }
+
     /// Interrupts the hub's poll.
-    pub(crate) fn wake_thread(&self) {
+    fn wake_thread(&self) {
         if HUB_ID.with(Cell::get) == self.hub_id {
             // The thread itself: it notices the wake-up when its poll returns.
             return;
@@ -119,7 +99,7 @@ struct Entry {
     co: Option<Coroutine>,
     /// Its coroutine-local values; the body destroys them before it ends,
     /// so dropping the entry runs no user code.
-    locals: Rc<super::local::Locals>,
+    locals: Rc<Locals>,
     /// What it last parked on (for the would-block-forever report).
     waiting_on: &'static str,
 }
@@ -174,7 +154,8 @@ impl Hub {
             let _ = cell.set(hub.clone());
         });
         HUB_ID.with(|id| id.set(hub.id));
-        thread_task().attach_remote(&hub.remote);
+        let remote: super::task::Remote = hub.remote.clone();
+        context::thread_task().attach_remote(&remote);
         Ok(hub)
     }
 
@@ -287,7 +268,7 @@ impl Hub {
     }
 
     /// The coroutine-local values of the running coroutine.
-    pub(crate) fn current_locals(&self) -> Option<Rc<super::local::Locals>> {
+    pub(crate) fn current_locals(&self) -> Option<Rc<Locals>> {
         let current = self.current.borrow();
         let super::task::Kind::Coroutine { slot, .. } = current.as_ref()?.kind() else {
             return None;
@@ -334,7 +315,7 @@ impl Hub {
                 .map_or_else(String::new, |l| format!(", spawned at {l}"));
             text.push_str(&format!(
                 "  {}{at}, parked in {}\n",
-                super::panic::describe(&entry.task),
+                entry.task.describe(),
                 entry.waiting_on
             ));
         }
@@ -381,7 +362,7 @@ impl Hub {
         };
         // An empty slot or a coroutine already running is a stale wake-up.
         let Some((mut co, task)) = taken else { return };
-        let previous = CURRENT.with(|c| c.replace(Arc::as_ptr(&task)));
+        let previous = context::set_current(Arc::as_ptr(&task));
         self.probe.enter(task.id());
         let outer = self.current.replace(Some(task));
         super::slice::restart();
@@ -389,7 +370,7 @@ impl Hub {
         super::slice::restart();
         self.probe.leave();
         let task = self.current.replace(outer).expect("current task");
-        CURRENT.with(|c| c.set(previous));
+        context::set_current(previous);
         match status {
             Status::Suspended => {
                 if let Some(Some(entry)) = self.entries.borrow_mut().get_mut(slot) {
@@ -539,9 +520,7 @@ impl Hub {
                 let since = *idle_since.get_or_insert(now);
                 if now.duration_since(since) >= check_every {
                     if !others_could_wake() {
-                        let e = WouldBlockForever::new(what);
-                        super::panic::report_would_block_forever(&e, &self.describe_coroutines());
-                        return Err(e);
+                        return Err(WouldBlockForever::new(what));
                     }
                     // Another thread may still wake us: look again later,
                     // less and less often.
@@ -587,9 +566,16 @@ impl Task {
 }
 
 /// Whether some other thread exists that could still wake this one.
+/// Whether the caller is a thread's own context with no coroutine on its
+/// hub: the context in which every call behaves (and costs) as std's.
+#[inline]
+pub(crate) fn is_plain_thread() -> bool {
+    !context::in_coroutine() && Hub::existing().is_none_or(|h| h.live() == 0)
+}
+
 /// The pool's idle threads and the monitor thread wake nobody.
 pub(crate) fn others_could_wake() -> bool {
-    let bystanders = super::pool::idle_threads() + super::monitor::threads();
+    let bystanders = context::idle_runtime_threads() + super::monitor::threads();
     crate::sys::os_thread_count().is_none_or(|n| n > 1 + bystanders)
 }
 

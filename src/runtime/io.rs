@@ -7,172 +7,23 @@
 //! (edge-triggered, both directions) with the hub of the waiting thread; a
 //! wait from another thread's hub moves it there.
 //!
-//! Events are counted, not stored as flags: the caller notes the count
-//! before its syscall and, after `WouldBlock`, waits only if no event
-//! arrived since. So an event that lands during the syscall is never lost,
-//! and several waiters on one fd all retry after each event.
+//! The readiness counts and waiter lists live in the reactor
+//! ([`super::reactor`]), which the hub's poll feeds.
 
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use mio::unix::SourceFd;
 use mio::{Interest, Token};
 
+use super::context;
 use super::hub::{self, Hub};
+pub use super::reactor::Direction;
+use super::reactor::{Link, Shared, State};
 use super::task::Task;
-
-/// The direction a caller waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// Readable, or the peer closed, or an error is pending.
-    Read,
-    /// Writable, or the connection closed, or an error is pending.
-    Write,
-}
-
-impl Direction {
-    pub(crate) fn index(self) -> usize {
-        match self {
-            Direction::Read => 0,
-            Direction::Write => 1,
-        }
-    }
-}
-
-/// Where an fd is registered.
-#[derive(Debug)]
-struct Link {
-    hub_id: u64,
-    token: usize,
-    /// The hub's own registry handle (one per hub, not per fd).
-    registry: Arc<mio::Registry>,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    waiters: [Vec<Arc<Task>>; 2],
-    link: Option<Link>,
-}
-
-#[derive(Debug)]
-struct Shared {
-    /// Events seen per direction; changed only with `state` locked, read
-    /// without the lock before each syscall.
-    ticks: [AtomicU64; 2],
-    /// Per direction, the tick at which a transfer came back short, i.e.
-    /// the socket was drained; `u64::MAX` when not known to be drained.
-    drained_at: [AtomicU64; 2],
-    /// Per direction, whether an event reported the end of the stream or
-    /// an error: then a short transfer proves nothing (the next read
-    /// returns 0 or the error at once) and the shortcut is off for good.
-    closed: [AtomicBool; 2],
-    state: Mutex<State>,
-}
-
-impl Default for Shared {
-    fn default() -> Self {
-        Shared {
-            ticks: Default::default(),
-            drained_at: [AtomicU64::new(u64::MAX), AtomicU64::new(u64::MAX)],
-            closed: Default::default(),
-            state: Mutex::default(),
-        }
-    }
-}
-
-impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn on_event(&self, read: bool, write: bool, read_closed: bool, write_closed: bool) {
-        if read_closed {
-            self.closed[0].store(true, Ordering::Release);
-        }
-        if write_closed {
-            self.closed[1].store(true, Ordering::Release);
-        }
-        let woken = {
-            let mut state = self.lock();
-            let mut woken = Vec::new();
-            for (dir, hit) in [(0, read), (1, write)] {
-                if hit {
-                    self.ticks[dir].fetch_add(1, Ordering::AcqRel);
-                    woken.append(&mut state.waiters[dir]);
-                }
-            }
-            woken
-        };
-        for task in woken {
-            task.wake();
-        }
-    }
-}
-
-/// The hub's table from poll tokens to registered fds.
-#[derive(Debug, Default)]
-pub(crate) struct IoTable {
-    entries: Vec<Weak<Shared>>,
-    free: Vec<usize>,
-    registered: usize,
-}
-
-impl IoTable {
-    fn insert(&mut self, shared: &Arc<Shared>) -> usize {
-        self.registered += 1;
-        if let Some(token) = self.free.pop() {
-            self.entries[token] = Arc::downgrade(shared);
-            return token;
-        }
-        // Entries of fds dropped on another thread are left behind as dead
-        // weak pointers; reclaim them when the table is about to double, so
-        // the scan costs O(1) per insertion on average.
-        if self.entries.len() >= 64 && self.entries.len().is_power_of_two() {
-            let dead: Vec<usize> = (0..self.entries.len())
-                .filter(|&t| self.entries[t].strong_count() == 0)
-                .collect();
-            self.registered = self.registered.saturating_sub(dead.len());
-            self.free.extend(dead);
-            if let Some(token) = self.free.pop() {
-                self.entries[token] = Arc::downgrade(shared);
-                return token;
-            }
-        }
-        self.entries.push(Arc::downgrade(shared));
-        self.entries.len() - 1
-    }
-
-    fn remove(&mut self, token: usize) {
-        if let Some(entry) = self.entries.get_mut(token) {
-            *entry = Weak::new();
-            self.free.push(token);
-            self.registered = self.registered.saturating_sub(1);
-        }
-    }
-
-    /// Whether any fd is registered (and so an event could still arrive).
-    pub(crate) fn has_waiters(&self) -> bool {
-        self.registered > 0
-    }
-
-    pub(crate) fn dispatch(&self, event: &mio::event::Event) {
-        let Some(shared) = self.entries.get(event.token().0).and_then(Weak::upgrade) else {
-            return;
-        };
-        let error = event.is_error();
-        let read_closed = event.is_read_closed() || error;
-        let write_closed = event.is_write_closed() || error;
-        shared.on_event(
-            event.is_readable() || read_closed,
-            event.is_writable() || write_closed,
-            read_closed,
-            write_closed,
-        );
-    }
-}
 
 thread_local! {
     /// Above 0 while the runtime makes its own non-blocking syscall on a
@@ -338,11 +189,11 @@ impl Registration {
     /// `deadline` passes. Returns `Ok(true)` when the caller should retry
     /// its syscall, `Ok(false)` when the deadline passed first.
     fn wait(&self, direction: Direction, tick: u64, deadline: Option<Instant>) -> io::Result<bool> {
-        if !hub::in_coroutine() && Hub::existing().is_none_or(|h| h.live() == 0) {
+        if hub::is_plain_thread() {
             return crate::sys::poll_fd(self.fd, direction == Direction::Read, deadline);
         }
         let hub = Hub::get()?;
-        let me = hub::current_task();
+        let me = context::current_task();
         let _unregister = Unregister {
             shared: &self.shared,
             me: &me,
@@ -414,7 +265,7 @@ pub(crate) fn wait_any(
     deadline: Option<Instant>,
 ) -> io::Result<bool> {
     let hub = Hub::get()?;
-    let me = hub::current_task();
+    let me = context::current_task();
     struct UnregisterAll<'a>(&'a [(&'a Registration, Direction, u64)], &'a Arc<Task>);
     impl Drop for UnregisterAll<'_> {
         fn drop(&mut self) {

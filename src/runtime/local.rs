@@ -6,20 +6,12 @@
 //! a thread's own context one value per thread, as std's `thread_local!`.
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::rc::Rc;
 
-use super::hub::{self, Hub};
+use super::context;
+use super::hub::Hub;
 
-/// One context's values, keyed by the address of their `LocalKey`.
-#[derive(Default)]
-pub(crate) struct Locals {
-    values: RefCell<HashMap<usize, Rc<dyn Any>>>,
-    /// Set once the values were destroyed: later accesses fail, as std's
-    /// do after a thread's TLS teardown.
-    destroyed: Cell<bool>,
-}
+pub(crate) use super::context::Locals;
 
 thread_local! {
     static THREAD_LOCALS: Locals = Locals::default();
@@ -28,7 +20,7 @@ thread_local! {
 /// The value of `key` for the calling context, made by `init` on first use.
 /// `None` during thread teardown, when the storage is gone.
 pub(crate) fn get_or_init(key: usize, init: &dyn Fn() -> Rc<dyn Any>) -> Option<Rc<dyn Any>> {
-    if hub::in_coroutine() {
+    if context::in_coroutine() {
         let hub = Hub::existing()?;
         let locals = hub.current_locals()?;
         if locals.destroyed.get() {
@@ -79,7 +71,7 @@ pub(crate) fn destroy_current() {
         }
         let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(values)));
         if dropped.is_err() {
-            super::panic::abort_with("a coroutine-local value panicked on drop");
+            super::report::abort_with("a coroutine-local value panicked on drop");
         }
     }
     locals.destroyed.set(true);

@@ -1,207 +1,110 @@
-//! The runtime: coroutines, the per-thread hub and the wait primitives.
+//! The runtime, in floors: each file imports only files below it, and the
+//! facades (`thread`, `net`, `fs`, `sync`, the gevent API, `hooks`) import
+//! only what this module exports, never a file's insides (the submodules
+//! are private, so the compiler holds everyone to it).
 //!
-//! Facades (`thread`, the gevent API, later `net`, `fs`, `sync`) call only
-//! what this module exports; none of them schedules anything itself.
+//! ```text
+//! this module   the vocabulary, re-exported below
+//! floor 4       spawn (packets, spawn, scopes) · wait (park, sleep, yield,
+//!               the time-slice checkpoint, Signal, WaitQueue) · io (fd
+//!               readiness: Registration) · hooked (raw fds for libc hooks)
+//!               · pool (the blocking pool) · local (coroutine-locals)
+//!               · report (panic hook, misuse reports) · setup (one-time)
+//! floor 3       hub (the run loop: ready queue, timers, poll, stack pool)
+//! floor 2       reactor (readiness per fd, the token table) · timer
+//!               · error (the public payload types) · context (the running
+//!               task) · overflow (the stack overflow handler)
+//! floor 1       task (wake-ups, through the `Schedule` trait the hub
+//!               implements) · coroutine (the only user of `generator`)
+//!               · monitor · slice (the time slice's clock)
+//! ```
+//!
+//! A new kind of wait is added to the vocabulary here, then used.
 
-pub(crate) mod coroutine;
-pub(crate) mod hooked;
-pub(crate) mod hub;
-pub(crate) mod io;
-pub(crate) mod local;
-pub(crate) mod monitor;
-pub(crate) mod overflow;
-pub(crate) mod panic;
-pub(crate) mod pool;
-pub(crate) mod scope;
-pub(crate) mod setup;
-pub(crate) mod slice;
-pub(crate) mod task;
-pub(crate) mod timer;
-pub(crate) mod wait;
+mod context;
+mod coroutine;
+mod error;
+mod hooked;
+mod hub;
+mod io;
+mod local;
+mod monitor;
+mod overflow;
+mod pool;
+mod reactor;
+mod report;
+mod setup;
+mod slice;
+mod spawn;
+mod task;
+mod timer;
+mod wait;
 
-use std::any::Any;
-use std::io as stdio;
-use std::panic::{AssertUnwindSafe, Location, catch_unwind, resume_unwind};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use hub::Hub;
-use panic::{Killed, WouldBlockForever};
-use task::Task;
-use wait::Signal;
+pub use error::{Killed, TimeoutExpired, WouldBlockForever};
 
-/// A coroutine's result and the event of its end, shared by the coroutine
-/// and its join handles.
-#[derive(Debug)]
-pub(crate) struct Packet<T> {
-    result: Mutex<Option<std::thread::Result<T>>>,
-    done: Signal,
-    scope: Option<Arc<scope::ScopeData>>,
+pub(crate) use context::{current_task, in_coroutine};
+pub(crate) use coroutine::{LocalGen, LocalYielder};
+pub(crate) use io::Registration;
+pub use io::{Direction, Plan};
+pub(crate) use local::get_or_init as local_get_or_init;
+pub(crate) use monitor::start as start_monitor;
+pub(crate) use pool::run_blocking;
+pub(crate) use report::panic_would_block_forever;
+pub(crate) use setup::once as setup;
+pub(crate) use slice::{set_slice as set_time_slice, slice as time_slice};
+pub(crate) use spawn::{Packet, ScopeData, SpawnOptions, run_scope, spawn, spawn_unchecked};
+pub(crate) use task::{ArmedTimeout, Task, next_id};
+pub(crate) use wait::{Signal, WaitQueue, checkpoint, park, sleep_until, yield_now};
+
+/// The vocabulary of libc hooks (`crate::hooks`, for greenstd-monkey).
+pub(crate) mod hooks {
+    pub(crate) use super::hooked::{forget, io, is_socket, poll, run_blocking, sleep_until};
+    pub(crate) use super::io::in_own_syscall;
 }
 
-impl<T> Packet<T> {
-    fn new(scope: Option<Arc<scope::ScopeData>>) -> Self {
-        Packet {
-            result: Mutex::new(None),
-            done: Signal::new(),
-            scope,
-        }
-    }
-
-    fn store(&self, result: std::thread::Result<T>) {
-        *self.result.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
-    }
-
-    /// Whether the coroutine has ended.
-    pub(crate) fn is_finished(&self) -> bool {
-        self.done.is_set()
-    }
-
-    /// Waits for the end, until `deadline`; returns whether it ended.
-    pub(crate) fn wait(
-        &self,
-        deadline: Option<Instant>,
-        what: &'static str,
-    ) -> Result<bool, WouldBlockForever> {
-        self.done.wait(deadline, what)
-    }
-
-    /// Takes the result of an ended coroutine; `None` if already taken.
-    pub(crate) fn take(&self) -> Option<std::thread::Result<T>> {
-        self.result.lock().unwrap_or_else(|e| e.into_inner()).take()
-    }
+/// `now + dur`, saturating to a far future for huge durations: the deadline
+/// of every call that takes a timeout.
+pub(crate) fn deadline_after(dur: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(dur)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
-// SAFETY: as std's thread packet, whose handles are `Send` and `Sync` for
-// every `T`: a packet is only made by `spawn_unchecked`, which requires
-// `T: Send`, so a packet whose `T` is not `Send` never exists. For
-// `T: Send` the fields (a mutex-guarded result, a `Signal`, a scope's
-// `Arc`) are `Send` and `Sync` already.
-unsafe impl<T> Send for Packet<T> {}
-// SAFETY: as above.
-unsafe impl<T> Sync for Packet<T> {}
-
-/// The last holder of a packet drops a result nobody took, as std's thread
-/// packet does: on the coroutine's own stack when no handle is left (the
-/// coroutine drops its share last thing), or wherever the last handle is
-/// dropped. Never inside the hub's bookkeeping, so the result's `Drop` may
-/// block, spawn or switch. A scope counts its coroutine as ended only after
-/// that drop, because the drop may still use the scope's borrows.
-impl<T> Drop for Packet<T> {
-    fn drop(&mut self) {
-        let result = self.result.get_mut().unwrap_or_else(|e| e.into_inner());
-        let unhandled_panic = matches!(result, Some(Err(_)));
-        if catch_unwind(AssertUnwindSafe(|| *result = None)).is_err() {
-            panic::abort_with("a coroutine's result panicked on drop");
-        }
-        if let Some(scope) = &self.scope {
-            scope.thread_finished(unhandled_panic);
-        }
-    }
-}
-
-/// A coroutine body, before its lifetime is erased.
-type Body<'a> = Box<dyn FnOnce(Arc<Task>) + Send + 'a>;
-
-/// What to spawn with.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct SpawnOptions {
-    pub(crate) name: Option<String>,
-    pub(crate) stack_size: Option<usize>,
-    /// Where the user asked for the coroutine (for misuse reports); the
-    /// caller of `spawn` when not set.
-    pub(crate) spawned_at: Option<&'static Location<'static>>,
-}
-
-/// Starts `f` as a coroutine on this thread's hub.
-///
-/// # Errors
-/// `OutOfMemory` when no stack can be mapped; an error from creating the
-/// hub's poller.
+/// The value of a wait that has no error channel of its own: panics with
+/// [`WouldBlockForever`] (gevent's `LoopExit`) if it can never end.
 #[track_caller]
-pub(crate) fn spawn<F, T>(options: SpawnOptions, f: F) -> stdio::Result<(Arc<Task>, Arc<Packet<T>>)>
-where
-    F: FnOnce() -> T + Send + 'static,
-    T: Send + 'static,
-{
-    // SAFETY: `f` and `T` are `'static`, so nothing they borrow can end
-    // before the coroutine does.
-    unsafe { spawn_unchecked(options, f, None) }
+pub(crate) fn unwrap_wait<T>(waited: Result<T, WouldBlockForever>) -> T {
+    match waited {
+        Ok(value) => value,
+        Err(e) => panic_would_block_forever(e),
+    }
 }
 
-/// Starts `f`, which may borrow from the caller, as a coroutine.
-///
-/// # Errors
-/// As [`spawn`].
-///
-/// # Safety
-/// Everything `f` and `T` borrow must outlive the coroutine: the caller
-/// makes sure the coroutine has ended before any borrow of `'a` ends (a
-/// scope joins all its coroutines before it returns).
-#[track_caller]
-pub(crate) unsafe fn spawn_unchecked<'a, F, T>(
-    options: SpawnOptions,
-    f: F,
-    scope: Option<Arc<scope::ScopeData>>,
-) -> stdio::Result<(Arc<Task>, Arc<Packet<T>>)>
-where
-    F: FnOnce() -> T + Send + 'a,
-    T: Send + 'a,
-{
-    setup::once();
-    wait::checkpoint();
-    let hub = Hub::get()?;
-    let stack_size = coroutine::effective_stack_size(options.stack_size);
-    let packet = Arc::new(Packet::new(scope));
-    let theirs = packet.clone();
-    let body: Body<'a> = Box::new(move |task| run_body(task, f, theirs));
-    // SAFETY: only the lifetime changes. The caller guarantees that the
-    // coroutine ends before `'a` does, and the body is consumed on the
-    // coroutine's stack before it ends. A coroutine that never ends (one
-    // left parked when its thread exited) keeps its body and its frames
-    // forever: they are leaked, never dropped.
-    let body = unsafe { std::mem::transmute::<Body<'a>, Body<'static>>(body) };
-    // `Location::caller()` must be called here, not passed as a function:
-    // the caller's location only flows through `#[track_caller]` calls.
-    let spawned_at = match options.spawned_at {
-        Some(at) => at,
-        None => Location::caller(),
-    };
-    let task = hub.spawn(options.name, spawned_at, stack_size, move |task| {
-        move || body(task)
-    })?;
-    Ok((task, packet))
+/// Whether the caller unwinds: std's answer, corrected for coroutines of
+/// this thread switched out mid-unwind (std's flag is per OS thread).
+pub(crate) fn panicking() -> bool {
+    if !std::thread::panicking() {
+        return false;
+    }
+    hub::Hub::existing().is_none_or(|h| h.suspended_unwinders() == 0)
 }
 
-/// The body of every coroutine: honour a kill that came before the start,
-/// catch the user's panic, drop the coroutine-local values, publish the
-/// result. Everything that may run user code (the locals' and the result's
-/// `Drop`) runs here, on the coroutine's own stack, where it may block,
-/// spawn, switch or panic like any other code of the coroutine.
-fn run_body<F, T>(task: Arc<Task>, f: F, packet: Arc<Packet<T>>)
-where
-    F: FnOnce() -> T,
-{
-    let result = if task.take_kill() {
-        Err(Box::new(Killed) as Box<dyn Any + Send>)
-    } else {
-        catch_unwind(AssertUnwindSafe(f))
-    };
-    drop(task);
-    if let Err(payload) = &result
-        && coroutine::is_cancellation(&**payload)
+/// A greenlet `switch()` to `task`: flags and wakes it, and makes it the
+/// next coroutine its hub runs when that hub is this thread's.
+pub(crate) fn switch_to(task: &Arc<Task>) {
+    task.switch_to();
+    prioritise(task);
+}
+
+/// Makes `task` the next coroutine its hub runs, when it is on this thread.
+pub(crate) fn prioritise(task: &Arc<Task>) {
+    if let task::Kind::Coroutine { slot, remote } = task.kind()
+        && remote.is_local()
+        && let Some(hub) = hub::Hub::existing()
     {
-        let Err(payload) = result else { unreachable!() };
-        resume_unwind(payload);
-    }
-    // std's order: store the result, drop the thread's share of the packet
-    // (and with it the result, if no handle is left), run the TLS
-    // destructors, and only then let `join` return.
-    packet.store(result);
-    let weak = Arc::downgrade(&packet);
-    drop(packet);
-    local::destroy_current();
-    if let Some(packet) = weak.upgrade() {
-        packet.done.notify_all();
+        hub.run_next(*slot);
     }
 }

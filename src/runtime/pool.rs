@@ -7,11 +7,10 @@
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use super::hub::{self, Hub};
+use super::hub;
 use super::wait::Signal;
 
 /// At most this many pool threads run at once.
@@ -43,15 +42,6 @@ static POOL: Pool = Pool {
     available: Condvar::new(),
 };
 
-/// Pool threads waiting for work: they hold no user work, so they cannot
-/// wake anybody (the deadlock check does not count them).
-static IDLE_THREADS: AtomicUsize = AtomicUsize::new(0);
-
-/// How many pool threads are idle now.
-pub(crate) fn idle_threads() -> usize {
-    IDLE_THREADS.load(Ordering::Acquire)
-}
-
 fn submit(job: Job) {
     let mut queue = POOL.queue.lock().unwrap_or_else(|e| e.into_inner());
     queue.jobs.push_back(job);
@@ -80,14 +70,16 @@ fn worker() {
             continue;
         }
         queue.idle += 1;
-        IDLE_THREADS.fetch_add(1, Ordering::AcqRel);
+        // Waiting for work, it holds no user work and can wake nobody: the
+        // deadlock check does not count it.
+        super::context::note_idle_runtime_thread(1);
         let (guard, timeout) = POOL
             .available
             .wait_timeout(queue, IDLE_TIMEOUT)
             .unwrap_or_else(|e| e.into_inner());
         queue = guard;
         queue.idle -= 1;
-        IDLE_THREADS.fetch_sub(1, Ordering::AcqRel);
+        super::context::note_idle_runtime_thread(-1);
         if timeout.timed_out() && queue.jobs.is_empty() {
             queue.threads -= 1;
             return;
@@ -112,7 +104,7 @@ where
     F: FnOnce() -> T + Send + 'a,
     T: Send + 'a,
 {
-    if !hub::in_coroutine() && Hub::existing().is_none_or(|h| h.live() == 0) {
+    if hub::is_plain_thread() {
         return f();
     }
     let slot: Arc<Slot<T>> = Arc::new(Slot {

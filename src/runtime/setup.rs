@@ -11,7 +11,7 @@
 
 use std::sync::Once;
 
-use super::{coroutine, overflow, panic};
+use super::{coroutine, overflow, report};
 
 /// Does the setup if it has not been done; cheap afterwards (one atomic
 /// load).
@@ -34,7 +34,7 @@ pub(crate) fn once() {
 }
 
 fn setup() {
-    panic::install_hook();
+    report::install_hook();
     overflow::prepare();
     overflow::remember_original_handlers();
     coroutine::warm_up();

@@ -10,7 +10,20 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use super::hub::Remote;
+/// How a task's waker reaches the hub that runs it: the hub's cross-thread
+/// face implements it. Defined here, below the hub, so that a task needs
+/// nothing of the hub's to be woken.
+pub(crate) trait Schedule: Send + Sync + std::fmt::Debug {
+    /// Makes the coroutine in `slot` runnable, from any thread.
+    fn schedule(&self, slot: usize);
+    /// Interrupts the hub's poll, from any thread.
+    fn wake_thread(&self);
+    /// Whether the hub is the calling thread's own.
+    fn is_local(&self) -> bool;
+}
+
+/// The handle a task keeps of its hub.
+pub(crate) type Remote = Arc<dyn Schedule + std::panic::RefUnwindSafe + std::panic::UnwindSafe>;
 
 /// The task runs (or is runnable) and has no wake-up pending.
 const RUNNING: u8 = 0;
@@ -43,11 +56,11 @@ const KILL_DELIVERED: u8 = 2;
 #[derive(Debug)]
 pub(crate) enum Kind {
     /// A coroutine in slot `slot` of the hub behind `remote`.
-    Coroutine { remote: Arc<Remote>, slot: usize },
+    Coroutine { remote: Remote, slot: usize },
     /// The non-coroutine context of an OS thread.
     Thread {
         os: std::thread::Thread,
-        remote: OnceLock<Arc<Remote>>,
+        remote: OnceLock<Remote>,
     },
 }
 
@@ -91,7 +104,7 @@ impl Task {
     pub(crate) fn coroutine(
         name: Option<String>,
         spawned_at: &'static Location<'static>,
-        remote: Arc<Remote>,
+        remote: Remote,
         slot: usize,
     ) -> Task {
         let mut task = Task::new(name, Kind::Coroutine { remote, slot });
@@ -135,6 +148,20 @@ impl Task {
         self.name.as_deref()
     }
 
+    /// `<Greenlet "name" #id>` (or `<Thread ...>`), the way gevent prints
+    /// a greenlet.
+    pub(crate) fn describe(&self) -> String {
+        let kind = if self.is_coroutine() {
+            "Greenlet"
+        } else {
+            "Thread"
+        };
+        match self.name() {
+            Some(name) => format!("<{kind} {name:?} #{}>", self.id()),
+            None => format!("<{kind} #{}>", self.id()),
+        }
+    }
+
     /// Where the coroutine was spawned; `None` for a thread's own task.
     pub(crate) fn spawned_at(&self) -> Option<&'static Location<'static>> {
         self.spawned_at
@@ -150,7 +177,7 @@ impl Task {
 
     /// Records the hub of a thread task once that thread has one, so that
     /// other threads can wake it while it polls.
-    pub(crate) fn attach_remote(&self, remote: &Arc<Remote>) {
+    pub(crate) fn attach_remote(&self, remote: &Remote) {
         if let Kind::Thread { remote: slot, .. } = &self.kind {
             let _ = slot.set(remote.clone());
         }

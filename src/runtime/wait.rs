@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::context;
 use super::coroutine::suspend;
+use super::error::{Killed, TimeoutExpired, WouldBlockForever};
 use super::hub::{self, DEADLOCK_CHECK_MAX, DEADLOCK_GRACE, Hub};
-use super::panic::{Killed, TimeoutExpired, WouldBlockForever};
 use super::task::{ParkMode, Task};
 
 /// Parks the caller until its task is woken or `deadline` passes. May return
@@ -27,7 +28,7 @@ use super::task::{ParkMode, Task};
 /// Unwinds with [`Killed`] or [`TimeoutExpired`] when the caller was killed
 /// or one of its `Timeout`s expired.
 pub(crate) fn park(deadline: Option<Instant>, what: &'static str) -> Result<(), WouldBlockForever> {
-    if hub::in_coroutine() {
+    if context::in_coroutine() {
         park_coroutine(deadline, what);
         Ok(())
     } else {
@@ -63,14 +64,16 @@ fn park_coroutine(deadline: Option<Instant>, what: &'static str) {
 }
 
 fn park_thread(deadline: Option<Instant>, what: &'static str) -> Result<(), WouldBlockForever> {
-    let task = hub::thread_task();
+    let task = context::thread_task();
     deliver_interrupts(&task);
     if task.take_notification() {
         return Ok(());
     }
     let wake_at = earliest(deadline, task.earliest_timeout().map(|t| t.deadline));
     let result = match Hub::existing().filter(|h| h.live() > 0) {
-        Some(hub) => hub.block_on(&task, wake_at, what),
+        Some(hub) => hub.block_on(&task, wake_at, what).inspect_err(|e| {
+            super::report::report_would_block_forever(e, &hub.describe_coroutines());
+        }),
         None => park_os(&task, wake_at, what),
     };
     deliver_interrupts(&task);
@@ -103,7 +106,7 @@ fn park_os(
                 if task.is_parked_os() && idle >= check_every {
                     if !hub::others_could_wake() {
                         let e = WouldBlockForever::new(what);
-                        super::panic::report_would_block_forever(&e, "");
+                        super::report::report_would_block_forever(&e, "");
                         break Err(e);
                     }
                     // Another thread may still wake us: look again later,
@@ -160,7 +163,7 @@ pub(crate) fn interrupted_while_deferred() -> bool {
     if DEFERRED.with(std::cell::Cell::get) == 0 {
         return false;
     }
-    let task = hub::current_task();
+    let task = context::current_task();
     task.kill_pending()
         || task
             .earliest_timeout()
@@ -187,15 +190,15 @@ fn deliver_interrupts(task: &Task) {
 /// Raises pending interrupts at a point that does not park (a coroutine's
 /// first resume, `yield_now`).
 pub(crate) fn check_interrupts() {
-    let task = hub::current_task();
+    let task = context::current_task();
     deliver_interrupts(&task);
 }
 
 /// Sleeps until `deadline`: a hub timer inside a coroutine, std's sleep on a
 /// thread without coroutines, the hub driven until then otherwise.
 pub(crate) fn sleep_until(deadline: Instant) {
-    if !hub::in_coroutine() && Hub::existing().is_none_or(|h| h.live() == 0) {
-        let task = hub::thread_task();
+    if hub::is_plain_thread() {
+        let task = context::thread_task();
         if task.earliest_timeout().is_none() {
             let now = Instant::now();
             if deadline > now {
@@ -227,7 +230,7 @@ fn yield_slice() {
         // A suspended unwinder would confuse `thread::panicking()`.
         return;
     }
-    if hub::in_coroutine() {
+    if context::in_coroutine() {
         let hub = Hub::existing().expect("a coroutine runs on a hub");
         hub.requeue_current();
         // Poll before resuming anyone: the coroutines that would run next
@@ -241,7 +244,7 @@ fn yield_slice() {
 
 /// Lets other coroutines of this thread run.
 pub(crate) fn yield_now() {
-    if hub::in_coroutine() {
+    if context::in_coroutine() {
         let hub = Hub::existing().expect("a coroutine runs on a hub");
         check_interrupts();
         hub.requeue_current();
@@ -290,7 +293,7 @@ impl Signal {
         if self.is_set() {
             return Ok(true);
         }
-        let me = hub::current_task();
+        let me = context::current_task();
         let result = self.wait_registered(&me, deadline, what);
         if !matches!(result, Ok(true)) {
             self.forget(&me);
@@ -399,7 +402,7 @@ impl WaitQueue {
         if ready() {
             return Ok(true);
         }
-        let me = hub::current_task();
+        let me = context::current_task();
         let mut guard = Dequeue {
             queue: self,
             me: &me,
@@ -444,7 +447,7 @@ impl WaitQueue {
     /// Registers the caller without waiting yet (a `Condvar` registers
     /// before it releases the mutex); follow with [`park_registered`].
     pub(crate) fn register(&self) -> Arc<Task> {
-        let me = hub::current_task();
+        let me = context::current_task();
         let mut waiters = self.lock();
         waiters.push_back(me.clone());
         self.publish(&waiters);

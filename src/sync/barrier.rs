@@ -2,7 +2,7 @@
 
 use std::sync::Mutex;
 
-use crate::runtime::wait::WaitQueue;
+use crate::runtime::WaitQueue;
 
 /// A barrier for `n` parties, as [`std::sync::Barrier`].
 ///
@@ -85,9 +85,7 @@ impl Barrier {
                 .generation
                 != generation
         };
-        if let Err(e) = self.waiters.wait_until(None, "Barrier::wait", passed) {
-            crate::runtime::panic::panic_would_block_forever(e);
-        }
+        crate::runtime::unwrap_wait(self.waiters.wait_until(None, "Barrier::wait", passed));
         BarrierWaitResult(false)
     }
 }

@@ -4,7 +4,7 @@ use std::sync::{LockResult, PoisonError};
 use std::time::{Duration, Instant};
 
 use super::MutexGuard;
-use crate::runtime::wait::WaitQueue;
+use crate::runtime::WaitQueue;
 
 /// A condition variable, as [`std::sync::Condvar`], used with greenstd's
 /// [`Mutex`](super::Mutex); works across coroutines and threads in any mix.
@@ -97,7 +97,7 @@ impl Condvar {
         guard: MutexGuard<'a, T>,
         dur: Duration,
     ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
-        self.wait_until(guard, Some(crate::thread::deadline_after(dur)))
+        self.wait_until(guard, Some(crate::runtime::deadline_after(dur)))
     }
 
     /// Deprecated form of [`wait_timeout`](Self::wait_timeout), as in std.
@@ -134,7 +134,7 @@ impl Condvar {
     where
         F: FnMut(&mut T) -> bool,
     {
-        let deadline = crate::thread::deadline_after(dur);
+        let deadline = crate::runtime::deadline_after(dur);
         loop {
             if !condition(&mut *guard) {
                 return Ok((guard, WaitTimeoutResult(false)));
@@ -164,10 +164,7 @@ impl Condvar {
         let mutex = guard.release();
         let waited = self.waiters.park_registered(&me, deadline, "Condvar::wait");
         let poisoned = mutex.relock(&mut guard);
-        let notified = match waited {
-            Ok(notified) => notified,
-            Err(e) => crate::runtime::panic::panic_would_block_forever(e),
-        };
+        let notified = crate::runtime::unwrap_wait(waited);
         let result = (guard, WaitTimeoutResult(!notified));
         if poisoned {
             Err(PoisonError::new(result))
@@ -178,13 +175,13 @@ impl Condvar {
 
     /// Wakes one waiter.
     pub fn notify_one(&self) {
-        crate::runtime::wait::checkpoint();
+        crate::runtime::checkpoint();
         self.waiters.notify_one();
     }
 
     /// Wakes every waiter.
     pub fn notify_all(&self) {
-        crate::runtime::wait::checkpoint();
+        crate::runtime::checkpoint();
         self.waiters.notify_all();
     }
 }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
 
-use crate::runtime::wait::WaitQueue;
+use crate::runtime::WaitQueue;
 
 struct State<T> {
     queue: VecDeque<T>,
@@ -121,7 +121,7 @@ pub fn sync_channel<T>(bound: usize) -> (SyncSender<T>, Receiver<T>) {
 }
 
 fn send_unbounded<T>(chan: &Chan<T>, t: T) -> Result<(), SendError<T>> {
-    crate::runtime::wait::checkpoint();
+    crate::runtime::checkpoint();
     {
         let mut s = chan.lock();
         if !s.receiver {
@@ -154,9 +154,7 @@ fn send_bounded<T>(chan: &Chan<T>, t: T, bound: usize) -> Result<(), SendError<T
         }
         true
     });
-    if let Err(e) = waited {
-        crate::runtime::panic::panic_would_block_forever(e);
-    }
+    crate::runtime::unwrap_wait(waited);
     let ticket = outcome.expect("a successful wait decided")?;
     chan.receivers.notify_one();
     if bound > 0 {
@@ -174,9 +172,7 @@ fn send_bounded<T>(chan: &Chan<T>, t: T, bound: usize) -> Result<(), SendError<T
         }
         false
     });
-    if let Err(e) = waited {
-        crate::runtime::panic::panic_would_block_forever(e);
-    }
+    crate::runtime::unwrap_wait(waited);
     returned.map_or(Ok(()), |t| Err(SendError(t)))
 }
 
@@ -207,7 +203,7 @@ impl<T> SyncSender<T> {
     /// # Errors
     /// `TrySendError::Full(t)` or `TrySendError::Disconnected(t)`.
     pub fn try_send(&self, t: T) -> Result<(), TrySendError<T>> {
-        crate::runtime::wait::checkpoint();
+        crate::runtime::checkpoint();
         let bound = self.chan.bound.unwrap_or(usize::MAX);
         {
             let mut s = self.chan.lock();
@@ -255,7 +251,7 @@ impl<T> Receiver<T> {
     /// # Errors
     /// `Empty` or `Disconnected`.
     pub fn try_recv(&self) -> Result<T, TryRecvError> {
-        crate::runtime::wait::checkpoint();
+        crate::runtime::checkpoint();
         self.take()
     }
 
@@ -268,11 +264,7 @@ impl<T> Receiver<T> {
                 Err(TryRecvError::Disconnected) => Some(Err(RecvTimeoutError::Disconnected)),
                 Err(TryRecvError::Empty) => None,
             });
-        match waited {
-            Ok(Some(outcome)) => outcome,
-            Ok(None) => Err(RecvTimeoutError::Timeout),
-            Err(e) => crate::runtime::panic::panic_would_block_forever(e),
-        }
+        crate::runtime::unwrap_wait(waited).unwrap_or(Err(RecvTimeoutError::Timeout))
     }
 
     /// Waits (parking) for a message.
@@ -290,7 +282,7 @@ impl<T> Receiver<T> {
     /// `Timeout` or `Disconnected`.
     #[track_caller]
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
-        self.recv_until(Some(crate::thread::deadline_after(timeout)))
+        self.recv_until(Some(crate::runtime::deadline_after(timeout)))
     }
 
     /// A blocking iterator that ends when every sender is gone.

@@ -4,7 +4,7 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
-use crate::runtime::wait::WaitQueue;
+use crate::runtime::WaitQueue;
 
 /// A mutual exclusion lock, as [`std::sync::Mutex`]; a coroutine that waits
 /// for it parks, so a lock held by another coroutine of the same thread
@@ -86,8 +86,7 @@ impl<T: ?Sized> Mutex<T> {
                 Err(TryLockError::Poisoned(p)) => Some(Err(p)),
                 Err(TryLockError::WouldBlock) => None,
             });
-        let acquired = waited
-            .unwrap_or_else(|e| crate::runtime::panic::panic_would_block_forever(e))
+        let acquired = crate::runtime::unwrap_wait(waited)
             .expect("a wait without deadline ends with the lock");
         self.wrap(acquired)
     }
@@ -113,7 +112,7 @@ impl<T: ?Sized> Mutex<T> {
     /// # Errors
     /// `WouldBlock` if held; `Poisoned` if a holder panicked.
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
-        crate::runtime::wait::checkpoint();
+        crate::runtime::checkpoint();
         match self.inner.try_lock() {
             Ok(g) => Ok(MutexGuard {
                 lock: self,

@@ -7,7 +7,7 @@ use std::ops::Deref;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Mutex;
 
-use crate::runtime::wait::WaitQueue;
+use crate::runtime::WaitQueue;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -117,9 +117,7 @@ impl Once {
                 Phase::Poisoned => !force,
                 _ => false,
             });
-        if let Err(e) = waited {
-            crate::runtime::panic::panic_would_block_forever(e);
-        }
+        crate::runtime::unwrap_wait(waited);
         if self.phase() == Phase::Poisoned {
             panic!("Once instance has previously been poisoned");
         }
@@ -141,9 +139,7 @@ impl Once {
                 }
             }
         });
-        if let Err(e) = waited {
-            crate::runtime::panic::panic_would_block_forever(e);
-        }
+        crate::runtime::unwrap_wait(waited);
         let Some(poisoned) = claimed else {
             if self.phase() == Phase::Poisoned {
                 panic!("Once instance has previously been poisoned");

@@ -4,7 +4,7 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
-use crate::runtime::wait::WaitQueue;
+use crate::runtime::WaitQueue;
 
 /// A reader-writer lock, as [`std::sync::RwLock`]; waiting parks the
 /// coroutine.
@@ -58,9 +58,7 @@ fn acquire<T: ?Sized, G>(
         Err(TryLockError::Poisoned(p)) => Some(Err(PoisonError::new(p.into_inner()))),
         Err(TryLockError::WouldBlock) => None,
     });
-    waited
-        .unwrap_or_else(|e| crate::runtime::panic::panic_would_block_forever(e))
-        .expect("a wait without deadline ends with the lock")
+    crate::runtime::unwrap_wait(waited).expect("a wait without deadline ends with the lock")
 }
 
 impl<T> RwLock<T> {
@@ -105,7 +103,7 @@ impl<T: ?Sized> RwLock<T> {
     /// # Errors
     /// `WouldBlock` if a writer holds it; `Poisoned` if poisoned.
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
-        crate::runtime::wait::checkpoint();
+        crate::runtime::checkpoint();
         self.attempt_read()
     }
 
@@ -128,7 +126,7 @@ impl<T: ?Sized> RwLock<T> {
     /// # Errors
     /// `WouldBlock` if held; `Poisoned` if poisoned.
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
-        crate::runtime::wait::checkpoint();
+        crate::runtime::checkpoint();
         self.attempt_write()
     }
 

@@ -7,8 +7,6 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 
-use crate::runtime::local;
-
 /// A key for coroutine-local values, made by [`thread_local!`](crate::thread_local),
 /// as [`std::thread::LocalKey`].
 ///
@@ -68,7 +66,8 @@ impl<T: 'static> LocalKey<T> {
     fn value(&'static self) -> Result<Rc<dyn Any>, AccessError> {
         let key = self as *const LocalKey<T> as usize;
         let init = self.init;
-        local::get_or_init(key, &|| Rc::new(init()) as Rc<dyn Any>).ok_or(AccessError)
+        crate::runtime::local_get_or_init(key, &|| Rc::new(init()) as Rc<dyn Any>)
+            .ok_or(AccessError)
     }
 
     /// Calls `f` with the calling context's value, creating it first if

@@ -41,9 +41,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::runtime::hub::{self, Hub};
-use crate::runtime::task::Task;
-use crate::runtime::wait;
+use crate::runtime;
+use crate::runtime::Task;
 
 pub use builder::Builder;
 pub use handle::JoinHandle;
@@ -164,7 +163,7 @@ impl fmt::Debug for Thread {
 
 impl fmt::Display for Thread {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::runtime::panic::describe(&self.task))
+        f.write_str(&self.task.describe())
     }
 }
 
@@ -189,7 +188,7 @@ pub struct ThreadId(std::num::NonZeroU64);
 /// assert_eq!(me.id(), greenstd::thread::current().id());
 /// ```
 pub fn current() -> Thread {
-    Thread::from_task(hub::current_task())
+    Thread::from_task(runtime::current_task())
 }
 
 /// Puts the current coroutine or thread to sleep for at least `dur`.
@@ -207,7 +206,7 @@ pub fn current() -> Thread {
 /// assert!(start.elapsed() >= Duration::from_millis(5));
 /// ```
 pub fn sleep(dur: Duration) {
-    wait::sleep_until(deadline_after(dur));
+    runtime::sleep_until(deadline_after(dur));
 }
 
 /// Deprecated form of [`sleep`], as in std.
@@ -231,7 +230,7 @@ pub fn sleep_ms(ms: u32) {
 /// assert!(h.is_finished());
 /// ```
 pub fn yield_now() {
-    wait::yield_now();
+    runtime::yield_now();
 }
 
 /// Blocks until the park token is available, then consumes it. May return
@@ -276,13 +275,11 @@ pub fn park_timeout_ms(ms: u32) {
 
 #[track_caller]
 fn park_until(deadline: Option<Instant>, what: &'static str) {
-    let task = hub::current_task();
+    let task = runtime::current_task();
     if task.take_token() {
         return;
     }
-    if let Err(e) = wait::park(deadline, what) {
-        crate::runtime::panic::panic_would_block_forever(e);
-    }
+    crate::runtime::unwrap_wait(runtime::park(deadline, what));
     task.take_token();
 }
 
@@ -299,15 +296,7 @@ fn park_until(deadline: Option<Instant>, what: &'static str) {
 /// assert!(!greenstd::thread::panicking());
 /// ```
 pub fn panicking() -> bool {
-    if !std::thread::panicking() {
-        return false;
-    }
-    Hub::existing().is_none_or(|h| h.suspended_unwinders() == 0)
+    runtime::panicking()
 }
 
-/// `now + dur`, saturating to a far future for huge durations.
-pub(crate) fn deadline_after(dur: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(dur)
-        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
-}
+pub(crate) use crate::runtime::deadline_after;

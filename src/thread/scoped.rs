@@ -6,8 +6,8 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::{Thread, handle::join_packet};
-use crate::runtime::scope::{ScopeData, run_scope};
 use crate::runtime::{Packet, SpawnOptions};
+use crate::runtime::{ScopeData, run_scope};
 
 /// A scope to spawn coroutines that borrow from outside it; see [`scope`].
 pub struct Scope<'scope, 'env: 'scope> {

@@ -35,7 +35,7 @@ pub use std::os::unix::fs::{
     DirBuilderExt, DirEntryExt, FileExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt,
 };
 
-use crate::runtime::pool::run_blocking;
+use crate::runtime::run_blocking;
 
 /// Creates a symbolic link at `link` pointing to `original`, as
 /// [`std::os::unix::fs::symlink`].

@@ -1,110 +1,12 @@
-//! Panic payloads of the runtime and the panic hook that reports coroutine
-//! panics the way std reports thread panics.
+//! Reports on stderr: the panic hook that reports coroutine panics the way
+//! std reports thread panics, the would-block-forever report, and std's
+//! "fatal runtime error" aborts.
 
-use std::fmt;
 use std::panic::{self, PanicHookInfo};
 use std::sync::Once;
 
-use super::hub;
-use super::task::Task;
-
-/// The payload a coroutine unwinds with when it is killed.
-///
-/// [`kill`](crate::kill) makes the target raise this at its next blocking
-/// point; `join` then returns `Err` holding it. gevent calls it
-/// `GreenletExit`.
-///
-/// # Examples
-///
-/// ```
-/// use std::time::Duration;
-///
-/// let g = greenstd::spawn(|| greenstd::sleep(Duration::from_secs(60)));
-/// g.kill();
-/// let payload = g.get().unwrap_err();
-/// assert!(payload.is::<greenstd::Killed>());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Killed;
-
-impl fmt::Display for Killed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("the coroutine was killed")
-    }
-}
-
-impl std::error::Error for Killed {}
-
-/// The payload a coroutine unwinds with when a [`Timeout`](crate::Timeout)
-/// armed by it expires outside [`with_timeout`](crate::with_timeout).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimeoutExpired {
-    pub(crate) id: u64,
-}
-
-impl fmt::Display for TimeoutExpired {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("timeout expired")
-    }
-}
-
-impl std::error::Error for TimeoutExpired {}
-
-/// A wait from a thread's own context that nothing could ever end: no
-/// coroutine can run, no timer is armed, no I/O is registered and no other
-/// thread exists that could wake it. gevent calls this `LoopExit`.
-///
-/// `JoinHandle::join` returns it as its `Err` payload; calls returning
-/// `io::Result` give an `io::Error` of kind `Deadlock` wrapping it; calls
-/// with no error channel (`park`, `Greenlet::switch`) panic with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WouldBlockForever {
-    waited_on: &'static str,
-}
-
-impl WouldBlockForever {
-    pub(crate) fn new(waited_on: &'static str) -> Self {
-        WouldBlockForever { waited_on }
-    }
-
-    /// What the blocked call waited for, e.g. `"JoinHandle::join"`.
-    pub fn waited_on(&self) -> &'static str {
-        self.waited_on
-    }
-}
-
-impl fmt::Display for WouldBlockForever {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} would block forever: no coroutine on this thread can run, no timer is armed, \
-             no I/O is registered and no other thread exists to wake it",
-            self.waited_on
-        )
-    }
-}
-
-impl std::error::Error for WouldBlockForever {}
-
-impl From<WouldBlockForever> for std::io::Error {
-    fn from(e: WouldBlockForever) -> Self {
-        std::io::Error::new(std::io::ErrorKind::Deadlock, e)
-    }
-}
-
-/// `<Greenlet "name" #id>`, the way gevent prints a greenlet.
-pub(crate) fn describe(task: &Task) -> String {
-    let kind = if task.is_coroutine() {
-        "Greenlet"
-    } else {
-        "Thread"
-    };
-    match task.name() {
-        Some(name) => format!("<{kind} {name:?} #{}>", task.id()),
-        None => format!("<{kind} #{}>", task.id()),
-    }
-}
+use super::context;
+use super::error::{Killed, TimeoutExpired, WouldBlockForever};
 
 /// Prints the report of a would-block-forever wait on stderr, as gevent
 /// prints `LoopExit`'s traceback: the error is returned as well, but a
@@ -153,7 +55,7 @@ pub(crate) fn install_hook() {
             {
                 return;
             }
-            if hub::in_coroutine() {
+            if context::in_coroutine() {
                 report_coroutine_panic(info);
             } else if let Some(e) = info.payload().downcast_ref::<WouldBlockForever>() {
                 report_thread_panic(info, &e.to_string());
@@ -172,7 +74,7 @@ pub(crate) fn panic_would_block_forever(e: WouldBlockForever) -> ! {
 }
 
 fn report_coroutine_panic(info: &PanicHookInfo<'_>) {
-    let task = hub::current_task();
+    let task = context::current_task();
     let described;
     let message = match info.payload() {
         p if p.is::<&str>() => p.downcast_ref::<&str>().copied().unwrap_or_default(),
@@ -185,7 +87,7 @@ fn report_coroutine_panic(info: &PanicHookInfo<'_>) {
         }
         _ => "Box<dyn Any>",
     };
-    report(&format!("coroutine {}", describe(&task)), info, message);
+    report(&format!("coroutine {}", task.describe()), info, message);
 }
 
 fn report_thread_panic(info: &PanicHookInfo<'_>, message: &str) {

@@ -1,0 +1,79 @@
+//! Who is running: the current coroutine's task (one thread-local pointer),
+//! the thread's own task, the per-context local storage, and how many
+//! threads of the runtime's own can never wake anyone.
+
+use std::any::Any;
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::task::Task;
+
+thread_local! {
+    /// The task of the coroutine running on this thread, null outside one.
+    /// Set by the hub around each resume, to a task it keeps alive.
+    static CURRENT: Cell<*const Task> = const { Cell::new(std::ptr::null()) };
+    static THREAD_TASK: OnceCell<Arc<Task>> = const { OnceCell::new() };
+}
+
+/// Whether the caller runs inside a coroutine: one thread-local load.
+#[inline]
+pub(crate) fn in_coroutine() -> bool {
+    CURRENT.with(|c| !c.get().is_null())
+}
+
+/// Makes `task` (or none) the running coroutine's; returns the previous.
+/// The caller keeps `task` alive for as long as it is current.
+pub(crate) fn set_current(task: *const Task) -> *const Task {
+    CURRENT.with(|c| c.replace(task))
+}
+
+/// The task of this thread's own (non-coroutine) context.
+pub(crate) fn thread_task() -> Arc<Task> {
+    THREAD_TASK.with(|t| t.get_or_init(|| Arc::new(Task::thread())).clone())
+}
+
+/// The task of the caller: its coroutine's, or its thread's.
+pub(crate) fn current_task() -> Arc<Task> {
+    let running = CURRENT.with(Cell::get);
+    if running.is_null() {
+        return thread_task();
+    }
+    // SAFETY: `running` came from `Arc::as_ptr` of the task the hub holds
+    // while the coroutine runs (see `set_current`), so the allocation is
+    // alive; taking one more strong count makes the new `Arc` ours.
+    unsafe {
+        Arc::increment_strong_count(running);
+        Arc::from_raw(running)
+    }
+}
+
+/// One context's coroutine-local values (`greenstd::thread_local!`),
+/// keyed by the address of their `LocalKey`.
+#[derive(Default)]
+pub(crate) struct Locals {
+    pub(crate) values: RefCell<HashMap<usize, Rc<dyn Any>>>,
+    /// Set once the values were destroyed: later accesses fail, as std's
+    /// do after a thread's TLS teardown.
+    pub(crate) destroyed: Cell<bool>,
+}
+
+/// Threads of the runtime's own that sit idle and wake nobody (the
+/// blocking pool's idle workers).
+static IDLE_RUNTIME_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// A runtime thread went idle (`1`) or back to work (`-1`).
+pub(crate) fn note_idle_runtime_thread(delta: isize) {
+    if delta >= 0 {
+        IDLE_RUNTIME_THREADS.fetch_add(delta as usize, Ordering::AcqRel);
+    } else {
+        IDLE_RUNTIME_THREADS.fetch_sub(delta.unsigned_abs(), Ordering::AcqRel);
+    }
+}
+
+/// How many runtime threads are idle now.
+pub(crate) fn idle_runtime_threads() -> usize {
+    IDLE_RUNTIME_THREADS.load(Ordering::Acquire)
+}

@@ -1,0 +1,284 @@
+//! Spawning: a coroutine's body, its join packet, and scopes (whose
+//! coroutines may borrow from the caller because the scope waits for all
+//! of them before it returns).
+
+use std::any::Any;
+use std::io as stdio;
+use std::panic::{AssertUnwindSafe, Location, catch_unwind, resume_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::coroutine;
+use super::error::{Killed, WouldBlockForever};
+use super::hub::Hub;
+use super::local;
+use super::report;
+use super::setup;
+use super::task::Task;
+use super::wait::{self, Signal};
+
+/// A coroutine's result and the event of its end, shared by the coroutine
+/// and its join handles.
+#[derive(Debug)]
+pub(crate) struct Packet<T> {
+    result: Mutex<Option<std::thread::Result<T>>>,
+    done: Signal,
+    scope: Option<Arc<ScopeData>>,
+}
+
+impl<T> Packet<T> {
+    fn new(scope: Option<Arc<ScopeData>>) -> Self {
+        Packet {
+            result: Mutex::new(None),
+            done: Signal::new(),
+            scope,
+        }
+    }
+
+    fn store(&self, result: std::thread::Result<T>) {
+        *self.result.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+    }
+
+    /// Whether the coroutine has ended.
+    pub(crate) fn is_finished(&self) -> bool {
+        self.done.is_set()
+    }
+
+    /// Waits for the end, until `deadline`; returns whether it ended.
+    pub(crate) fn wait(
+        &self,
+        deadline: Option<Instant>,
+        what: &'static str,
+    ) -> Result<bool, WouldBlockForever> {
+        self.done.wait(deadline, what)
+    }
+
+    /// Takes the result of an ended coroutine; `None` if already taken.
+    pub(crate) fn take(&self) -> Option<std::thread::Result<T>> {
+        self.result.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+// SAFETY: as std's thread packet, whose handles are `Send` and `Sync` for
+// every `T`: a packet is only made by `spawn_unchecked`, which requires
+// `T: Send`, so a packet whose `T` is not `Send` never exists. For
+// `T: Send` the fields (a mutex-guarded result, a `Signal`, a scope's
+// `Arc`) are `Send` and `Sync` already.
+unsafe impl<T> Send for Packet<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for Packet<T> {}
+
+/// The last holder of a packet drops a result nobody took, as std's thread
+/// packet does: on the coroutine's own stack when no handle is left (the
+/// coroutine drops its share last thing), or wherever the last handle is
+/// dropped. Never inside the hub's bookkeeping, so the result's `Drop` may
+/// block, spawn or switch. A scope counts its coroutine as ended only after
+/// that drop, because the drop may still use the scope's borrows.
+impl<T> Drop for Packet<T> {
+    fn drop(&mut self) {
+        let result = self.result.get_mut().unwrap_or_else(|e| e.into_inner());
+        let unhandled_panic = matches!(result, Some(Err(_)));
+        if catch_unwind(AssertUnwindSafe(|| *result = None)).is_err() {
+            report::abort_with("a coroutine's result panicked on drop");
+        }
+        if let Some(scope) = &self.scope {
+            scope.thread_finished(unhandled_panic);
+        }
+    }
+}
+
+/// A coroutine body, before its lifetime is erased.
+type Body<'a> = Box<dyn FnOnce(Arc<Task>) + Send + 'a>;
+
+/// What to spawn with.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SpawnOptions {
+    pub(crate) name: Option<String>,
+    pub(crate) stack_size: Option<usize>,
+    /// Where the user asked for the coroutine (for misuse reports); the
+    /// caller of `spawn` when not set.
+    pub(crate) spawned_at: Option<&'static Location<'static>>,
+}
+
+/// Starts `f` as a coroutine on this thread's hub.
+///
+/// # Errors
+/// `OutOfMemory` when no stack can be mapped; an error from creating the
+/// hub's poller.
+#[track_caller]
+pub(crate) fn spawn<F, T>(options: SpawnOptions, f: F) -> stdio::Result<(Arc<Task>, Arc<Packet<T>>)>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    // SAFETY: `f` and `T` are `'static`, so nothing they borrow can end
+    // before the coroutine does.
+    unsafe { spawn_unchecked(options, f, None) }
+}
+
+/// Starts `f`, which may borrow from the caller, as a coroutine.
+///
+/// # Errors
+/// As [`spawn`].
+///
+/// # Safety
+/// Everything `f` and `T` borrow must outlive the coroutine: the caller
+/// makes sure the coroutine has ended before any borrow of `'a` ends (a
+/// scope joins all its coroutines before it returns).
+#[track_caller]
+pub(crate) unsafe fn spawn_unchecked<'a, F, T>(
+    options: SpawnOptions,
+    f: F,
+    scope: Option<Arc<ScopeData>>,
+) -> stdio::Result<(Arc<Task>, Arc<Packet<T>>)>
+where
+    F: FnOnce() -> T + Send + 'a,
+    T: Send + 'a,
+{
+    setup::once();
+    wait::checkpoint();
+    let hub = Hub::get()?;
+    let stack_size = coroutine::effective_stack_size(options.stack_size);
+    let packet = Arc::new(Packet::new(scope));
+    let theirs = packet.clone();
+    let body: Body<'a> = Box::new(move |task| run_body(task, f, theirs));
+    // SAFETY: only the lifetime changes. The caller guarantees that the
+    // coroutine ends before `'a` does, and the body is consumed on the
+    // coroutine's stack before it ends. A coroutine that never ends (one
+    // left parked when its thread exited) keeps its body and its frames
+    // forever: they are leaked, never dropped.
+    let body = unsafe { std::mem::transmute::<Body<'a>, Body<'static>>(body) };
+    // `Location::caller()` must be called here, not passed as a function:
+    // the caller's location only flows through `#[track_caller]` calls.
+    let spawned_at = match options.spawned_at {
+        Some(at) => at,
+        None => Location::caller(),
+    };
+    let task = hub.spawn(options.name, spawned_at, stack_size, move |task| {
+        move || body(task)
+    })?;
+    Ok((task, packet))
+}
+
+/// The body of every coroutine: honour a kill that came before the start,
+/// catch the user's panic, drop the coroutine-local values, publish the
+/// result. Everything that may run user code (the locals' and the result's
+/// `Drop`) runs here, on the coroutine's own stack, where it may block,
+/// spawn, switch or panic like any other code of the coroutine.
+fn run_body<F, T>(task: Arc<Task>, f: F, packet: Arc<Packet<T>>)
+where
+    F: FnOnce() -> T,
+{
+    let result = if task.take_kill() {
+        Err(Box::new(Killed) as Box<dyn Any + Send>)
+    } else {
+        catch_unwind(AssertUnwindSafe(f))
+    };
+    drop(task);
+    if let Err(payload) = &result
+        && coroutine::is_cancellation(&**payload)
+    {
+        let Err(payload) = result else { unreachable!() };
+        resume_unwind(payload);
+    }
+    // std's order: store the result, drop the thread's share of the packet
+    // (and with it the result, if no handle is left), run the TLS
+    // destructors, and only then let `join` return.
+    packet.store(result);
+    let weak = Arc::downgrade(&packet);
+    drop(packet);
+    local::destroy_current();
+    if let Some(packet) = weak.upgrade() {
+        packet.done.notify_all();
+    }
+}
+
+/// What a scope knows of its coroutines.
+#[derive(Debug, Default)]
+pub(crate) struct ScopeData {
+    running: AtomicUsize,
+    unhandled_panics: AtomicUsize,
+    waiters: std::sync::Mutex<Option<Arc<Task>>>,
+}
+
+impl ScopeData {
+    /// A coroutine's packet was dropped (with a panic nobody joined, if
+    /// `panicked`): the coroutine can no longer touch the scope's borrows.
+    pub(crate) fn thread_finished(&self, panicked: bool) {
+        if panicked {
+            self.unhandled_panics.fetch_add(1, Ordering::AcqRel);
+        }
+        if self.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let waiter = self
+                .waiters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if let Some(task) = waiter {
+                task.wake();
+            }
+        }
+    }
+
+    /// Spawns `f`, borrowing for `'scope`, as a coroutine of this scope.
+    #[track_caller]
+    pub(crate) fn spawn<'scope, F, T>(
+        self: &Arc<Self>,
+        options: SpawnOptions,
+        f: F,
+    ) -> std::io::Result<(Arc<Task>, Arc<Packet<T>>)>
+    where
+        F: FnOnce() -> T + Send + 'scope,
+        T: Send + 'scope,
+    {
+        self.running.fetch_add(1, Ordering::AcqRel);
+        // SAFETY: `run_scope` waits, before it returns and so before
+        // `'scope` ends, until every coroutine counted in `running` ended.
+        let spawned = unsafe { spawn_unchecked(options, f, Some(self.clone())) };
+        if spawned.is_err() {
+            self.running.fetch_sub(1, Ordering::AcqRel);
+        }
+        spawned
+    }
+
+    /// Waits until every coroutine of the scope has ended. A kill or timeout
+    /// that arrives meanwhile is held back and resumed after the wait: the
+    /// scope must not return while a coroutine may still use its borrows.
+    fn wait_all(&self) {
+        let me = super::context::current_task();
+        *self.waiters.lock().unwrap_or_else(|e| e.into_inner()) = Some(me);
+        let mut interrupted = None;
+        while self.running.load(Ordering::Acquire) != 0 {
+            match catch_unwind(|| wait::park(None, "thread::scope")) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    eprintln!("greenstd: {e}");
+                    std::process::abort();
+                }
+                Err(payload) => interrupted = interrupted.or(Some(payload)),
+            }
+        }
+        if let Some(payload) = interrupted {
+            resume_unwind(payload);
+        }
+    }
+}
+
+/// Runs `f` with a fresh scope, then waits for the scope's coroutines.
+///
+/// # Panics
+/// Resumes `f`'s panic after the wait; panics if a coroutine of the scope
+/// panicked and nobody joined it.
+pub(crate) fn run_scope<T>(f: impl FnOnce(&Arc<ScopeData>) -> T) -> T {
+    let data = Arc::new(ScopeData::default());
+    let result = catch_unwind(AssertUnwindSafe(|| f(&data)));
+    data.wait_all();
+    match result {
+        Err(payload) => resume_unwind(payload),
+        Ok(_) if data.unhandled_panics.load(Ordering::Acquire) > 0 => {
+            panic!("a scoped thread panicked")
+        }
+        Ok(value) => value,
+    }
+}
