@@ -40,6 +40,16 @@
 //! | `fs`, host-name lookup | runs on the blocking pool, parks | runs on the pool, runs the hub | std's call, directly |
 //! | `spawn` | coroutine on this hub | coroutine on this hub | coroutine on this hub |
 //!
+//! Where to look in the source: the facades (`thread/`, `net/`, `fs/`,
+//! `sync/`, `gevent/`, `hooks.rs`) mirror std and gevent and hold no
+//! scheduling logic; they call the runtime's small vocabulary
+//! (`runtime/mod.rs`: park with a deadline, fd readiness, the blocking
+//! pool, spawn, switch, timeouts, the time-slice checkpoint). The runtime
+//! is built in floors, each file importing only those below: spawn and the
+//! waits on top, then the hub (the run loop), then the reactor, timers,
+//! errors and the running-task context, and at the bottom the task and
+//! the coroutine (the only user of `generator`).
+//!
 //! So a plain `main` needs no `run()` call: a `join` or `sleep` in `main`
 //! runs the coroutines, as gevent's main greenlet does.
 //!
@@ -77,13 +87,12 @@
 #![deny(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 #![doc(test(attr(deny(warnings))))]
 
-mod coordination;
 mod runtime;
 mod sys;
 
 pub mod fs;
 pub mod generator;
-pub mod greenlet;
+mod gevent;
 pub mod hooks;
 #[cfg(feature = "http")]
 pub mod http;
@@ -93,10 +102,11 @@ pub mod sync;
 pub mod thread;
 pub mod time;
 
-pub use coordination::{
+pub use gevent::greenlet;
+pub use gevent::{
     AsyncResult, BoundedSemaphore, Event, Full, Group, Pool, Queue, Semaphore, SemaphorePermit,
 };
-pub use greenlet::{
+pub use gevent::{
     Elapsed, Greenlet, Timeout, current, joinall, kill, set_time_slice, spawn, spawn_blocking,
     spawn_later, start_monitor, time_slice, with_timeout,
 };

@@ -1,6 +1,7 @@
 //! The blocking pool: a few OS threads for work that cannot be made
-//! cooperative (name resolution with `getaddrinfo`, and later file system
-//! calls), and the public [`spawn_blocking`](crate::spawn_blocking).
+//! cooperative (name resolution with `getaddrinfo`, every `fs` call, the
+//! hooked `getaddrinfo` of greenstd-monkey), and the public
+//! [`spawn_blocking`](crate::spawn_blocking).
 //!
 //! Threads start on demand up to a cap and exit after a while idle. The
 //! caller parks while its job runs, so the hub keeps running others.
