@@ -4,7 +4,7 @@
 //!
 //! A hook for a libc call (`recv`, `poll`, `clock_nanosleep`...) asks
 //! [`should_intercept`]; if not, it calls the real function and nothing
-//! else. Otherwise it makes the call non-blocking ([`io`], [`poll`]), or
+//! else. Otherwise it makes the call non-blocking ([`io()`], [`poll()`]), or
 //! replaces it by a coroutine wait ([`sleep_until`], [`run_blocking`]).
 //! None of these unwinds: a hook sits behind an `extern "C"` boundary, so a
 //! kill or an expired `Timeout` ends the wait with `ECANCELED` (or a short
