@@ -94,17 +94,7 @@ impl Registration {
         deadline: Option<Instant>,
         mut op: impl FnMut() -> io::Result<T>,
     ) -> io::Result<Option<T>> {
-        loop {
-            let tick = self.shared.ticks[direction.index()].load(Ordering::Acquire);
-            match own(&mut op) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => return other.map(Some),
-            }
-            if !self.wait(direction, tick, deadline)? {
-                return Ok(None);
-            }
-        }
+        self.io_planned(direction, || Ok(Plan::Wait(deadline)), || own(&mut op))
     }
 
     /// As [`io`](Self::io), for a call whose deadline (or whether it may
