@@ -451,18 +451,12 @@ fn nonblocking(fd: c_int) -> bool {
 /// As libc's `accept`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, len: *mut socklen_t) -> c_int {
-    if !intercept(fd) || nonblocking(fd) {
+    if !intercept(fd) {
         return call_real!(real::ACCEPT, AcceptFn, -1, fd, addr, len);
     }
-    // `accept` has no per-call non-blocking flag: wait until a connection
-    // is pending, then take it.
-    socket_io(fd, Direction::Read, libc::EAGAIN, || {
-        if !ready_now(fd, libc::POLLIN) {
-            set_errno(libc::EAGAIN);
-            return -1;
-        }
-        call_real!(real::ACCEPT, AcceptFn, -1, fd, addr, len)
-    })
+    // On Linux `accept` is `accept4` without flags.
+    // SAFETY: the caller's arguments, as accept requires.
+    unsafe { accept4(fd, addr, len, 0) }
 }
 
 /// # Safety
@@ -477,6 +471,8 @@ pub unsafe extern "C" fn accept4(
     if !intercept(fd) || nonblocking(fd) {
         return call_real!(real::ACCEPT4, Accept4Fn, -1, fd, addr, len, flags);
     }
+    // `accept4` has no per-call non-blocking flag for the listener: wait
+    // until a connection is pending, then take it.
     socket_io(fd, Direction::Read, libc::EAGAIN, || {
         if !ready_now(fd, libc::POLLIN) {
             set_errno(libc::EAGAIN);

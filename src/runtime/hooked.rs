@@ -194,7 +194,7 @@ pub(crate) fn poll<T>(
         if deadline.is_some_and(|d| d <= Instant::now()) {
             return Ok(None);
         }
-        if !super::io::wait_any(&ticks, deadline)? {
+        if !super::io::wait_any(&ticks, deadline, "poll")? {
             return Ok(None);
         }
     }

@@ -182,37 +182,7 @@ impl Registration {
         if hub::is_plain_thread() {
             return crate::sys::poll_fd(self.fd, direction == Direction::Read, deadline);
         }
-        let hub = Hub::get()?;
-        let me = context::current_task();
-        let _unregister = Unregister {
-            shared: &self.shared,
-            me: &me,
-        };
-        let dir = direction.index();
-        loop {
-            {
-                let mut state = self.shared.lock();
-                if self.shared.ticks[dir].load(Ordering::Acquire) != tick {
-                    return Ok(true);
-                }
-                if state.link.as_ref().is_none_or(|l| l.hub_id != hub.id()) {
-                    self.link_to(&hub, &mut state)?;
-                    // The new registration may have missed a state that
-                    // already holds: let the caller retry once.
-                    return Ok(true);
-                }
-                if !state.waiters[dir].iter().any(|t| Arc::ptr_eq(t, &me)) {
-                    state.waiters[dir].push(me.clone());
-                }
-            }
-            if deadline.is_some_and(|d| d <= Instant::now()) {
-                return Ok(false);
-            }
-            super::wait::park(deadline, "socket I/O")?;
-            if super::wait::interrupted_while_deferred() {
-                return Err(io::Error::from_raw_os_error(libc::ECANCELED));
-            }
-        }
+        wait_any(&[(self, direction, tick)], deadline, "socket I/O")
     }
 
     fn link_to(&self, hub: &Hub, state: &mut State) -> io::Result<()> {
@@ -253,6 +223,7 @@ impl Registration {
 pub(crate) fn wait_any(
     waits: &[(&Registration, Direction, u64)],
     deadline: Option<Instant>,
+    what: &'static str,
 ) -> io::Result<bool> {
     let hub = Hub::get()?;
     let me = context::current_task();
@@ -260,10 +231,10 @@ pub(crate) fn wait_any(
     impl Drop for UnregisterAll<'_> {
         fn drop(&mut self) {
             for (reg, ..) in self.0 {
-                Unregister {
-                    shared: &reg.shared,
-                    me: self.1,
-                };
+                let mut state = reg.shared.lock();
+                for list in &mut state.waiters {
+                    list.retain(|t| !Arc::ptr_eq(t, self.1));
+                }
             }
         }
     }
@@ -277,6 +248,8 @@ pub(crate) fn wait_any(
             }
             if state.link.as_ref().is_none_or(|l| l.hub_id != hub.id()) {
                 reg.link_to(&hub, &mut state)?;
+                // The new registration may have missed a state that
+                // already holds: let the caller retry once.
                 return Ok(true);
             }
             if !state.waiters[dir].iter().any(|t| Arc::ptr_eq(t, &me)) {
@@ -286,7 +259,7 @@ pub(crate) fn wait_any(
         if deadline.is_some_and(|d| d <= Instant::now()) {
             return Ok(false);
         }
-        super::wait::park(deadline, "poll")?;
+        super::wait::park(deadline, what)?;
         if super::wait::interrupted_while_deferred() {
             return Err(io::Error::from_raw_os_error(libc::ECANCELED));
         }
@@ -321,21 +294,6 @@ impl Drop for Registration {
             if let Some(hub) = Hub::existing().filter(|h| h.id() == link.hub_id) {
                 hub.io.borrow_mut().remove(link.token);
             }
-        }
-    }
-}
-
-/// Takes a waiter off the lists when its wait ends, however it ends.
-struct Unregister<'a> {
-    shared: &'a Shared,
-    me: &'a Arc<Task>,
-}
-
-impl Drop for Unregister<'_> {
-    fn drop(&mut self) {
-        let mut state = self.shared.lock();
-        for list in &mut state.waiters {
-            list.retain(|t| !Arc::ptr_eq(t, self.me));
         }
     }
 }
