@@ -48,6 +48,13 @@ pub fn forget_fd(fd: RawFd) {
     hooked::forget(fd);
 }
 
+/// The part of [`forget_fd`] that is async-signal-safe (one atomic
+/// update): for a `close` made in a signal handler. This thread's stale
+/// registration, if any, is dropped when the fd number is next used.
+pub fn forget_fd_signal_safe(fd: RawFd) {
+    hooked::forget_generation(fd);
+}
+
 /// Runs `op` (the real call, made non-blocking) until it does not fail
 /// with `WouldBlock`, parking the coroutine on `fd` in between. `plan` is
 /// asked on the first `WouldBlock`: [`Plan::Fail`] (the caller's socket is

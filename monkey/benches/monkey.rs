@@ -12,8 +12,8 @@
 //! Run: `cargo bench -p greenstd-monkey --bench monkey` (needs
 //! `redis-server`; add `-- --quick` for smaller counts).
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
 include!("common.rs");
 
@@ -120,44 +120,8 @@ fn unlinked(quick: bool) -> Option<f64> {
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()
 }
 
-struct Redis(Child, u16);
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_redis() -> Option<Redis> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .args(["--appendonly", "no", "--maxclients", "4000"])
-        .stdout(Stdio::null())
-        .spawn()
-        .ok()?;
-    let server = Redis(child, port);
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if start.elapsed() > Duration::from_secs(10) {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some(server)
-}
+#[path = "../support/servers.rs"]
+mod servers;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -172,10 +136,10 @@ fn main() {
         "| redis GET round trips ({CLIENTS} clients x {n}) | total | per round trip | vs 1,000 OS threads |"
     );
     println!("|---|---|---|---|");
-    match start_redis() {
+    match servers::redis().ok() {
         None => println!("| (redis-server not available) | - | - | - |"),
         Some(server) => {
-            let url = format!("redis://127.0.0.1:{}/", server.1);
+            let url = format!("redis://127.0.0.1:{}/", server.port);
             let mut c = redis::Client::open(url.as_str())
                 .unwrap()
                 .get_connection()

@@ -10,7 +10,6 @@
 //! [--url redis://HOST:PORT/] [--no-patch]`. Without `--url` it starts its
 //! own `redis-server` on a free loopback port (persistence off).
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// One client's work: an unmodified redis-rs session.
@@ -34,42 +33,8 @@ fn session(url: &str, i: usize) -> redis::RedisResult<Duration> {
     Ok(start.elapsed())
 }
 
-/// A `redis-server` of our own, killed on drop.
-struct OwnServer(Child);
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_server() -> std::io::Result<(OwnServer, String)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .args(["--appendonly", "no"])
-        .stdout(Stdio::null())
-        .spawn()?;
-    let server = OwnServer(child);
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if start.elapsed() > Duration::from_secs(10) {
-            return Err(std::io::Error::other("redis-server did not start"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok((server, format!("redis://127.0.0.1:{port}/")))
-}
+#[path = "../support/servers.rs"]
+mod servers;
 
 fn usage() -> ! {
     eprintln!("usage: monkey_redis [--clients N] [--url redis://HOST:PORT/] [--no-patch]");
@@ -96,8 +61,9 @@ fn main() {
     }
     let (_server, url) = match url {
         Some(url) => (None, url),
-        None => match start_server() {
-            Ok((server, url)) => {
+        None => match servers::redis() {
+            Ok(server) => {
+                let url = format!("redis://127.0.0.1:{}/", server.port);
                 println!("started redis-server at {url}");
                 (Some(server), url)
             }

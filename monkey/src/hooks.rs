@@ -18,6 +18,7 @@ use greenstd::hooks::{Direction, Plan};
 use libc::{addrinfo, msghdr, nfds_t, pollfd, size_t, sockaddr, socklen_t, ssize_t, timespec};
 
 use crate::real::{self, Real};
+use crate::signals;
 use crate::{IN_CHILD, PATCHED};
 
 /// The real function behind `r`, as the function type `F`.
@@ -107,12 +108,14 @@ fn set_errno(value: c_int) {
 }
 
 /// Whether the runtime should take over a call: patched, not in a forked
-/// child, not a standard stream, inside a coroutine, not the runtime's own.
+/// child, inside a coroutine, not the runtime's own, not in a signal
+/// handler.
 #[inline]
 fn active() -> bool {
     PATCHED.load(Ordering::Relaxed)
         && !IN_CHILD.load(Ordering::Relaxed)
         && greenstd::hooks::should_intercept()
+        && !signals::in_handler()
 }
 
 #[inline]
@@ -648,6 +651,223 @@ pub unsafe extern "C" fn ppoll(
     call_real!(real::PPOLL, PpollFn, -1, fds, nfds, timeout, sigmask)
 }
 
+type SelectFn = unsafe extern "C" fn(
+    c_int,
+    *mut libc::fd_set,
+    *mut libc::fd_set,
+    *mut libc::fd_set,
+    *mut libc::timeval,
+) -> c_int;
+type PselectFn = unsafe extern "C" fn(
+    c_int,
+    *mut libc::fd_set,
+    *mut libc::fd_set,
+    *mut libc::fd_set,
+    *const timespec,
+    *const libc::sigset_t,
+) -> c_int;
+
+/// The caller's three fd sets (each may be null).
+#[derive(Clone, Copy)]
+struct FdSets {
+    nfds: c_int,
+    sets: [*mut libc::fd_set; 3],
+}
+
+impl FdSets {
+    /// The fds to watch, or `None` when the call must pass through (a
+    /// standard stream, or an fd count select would refuse).
+    fn watch(&self) -> Option<Vec<(c_int, Direction)>> {
+        if !(0..=libc::FD_SETSIZE as c_int).contains(&self.nfds) {
+            return None;
+        }
+        let mut watch = Vec::new();
+        for fd in 0..self.nfds {
+            // SAFETY: each non-null set is a valid fd_set; fd < FD_SETSIZE.
+            let [read, write, except] = self
+                .sets
+                .map(|set| !set.is_null() && unsafe { libc::FD_ISSET(fd, set) });
+            if !(read || write || except) {
+                continue;
+            }
+            if fd <= 2 {
+                return None;
+            }
+            if read || except {
+                watch.push((fd, Direction::Read));
+            }
+            if write {
+                watch.push((fd, Direction::Write));
+            }
+        }
+        Some(watch)
+    }
+
+    /// A real select with a zero timeout on copies of the sets; on a
+    /// result, the copies go back to the caller.
+    fn look(&self) -> io::Result<Option<c_int>> {
+        // SAFETY: each non-null set is a valid fd_set to copy.
+        let mut copies = self
+            .sets
+            .map(|set| (!set.is_null()).then(|| unsafe { std::ptr::read(set) }));
+        let [r, w, e] = copies
+            .each_mut()
+            .map(|c| c.as_mut().map_or(std::ptr::null_mut(), |set| set as *mut _));
+        let mut zero = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        };
+        match call_real!(real::SELECT, SelectFn, -1, self.nfds, r, w, e, &mut zero) {
+            0 => Ok(None),
+            n if n > 0 => {
+                for (set, copy) in self.sets.iter().zip(copies) {
+                    if let Some(copy) = copy {
+                        // SAFETY: the caller's set, valid to write.
+                        unsafe { std::ptr::write(*set, copy) };
+                    }
+                }
+                Ok(Some(n))
+            }
+            _ => Err(io::Error::last_os_error()),
+        }
+    }
+
+    /// Parks until one of the sets' fds is ready or `deadline`; the count
+    /// select returns, or `None` to pass the call through instead.
+    fn wait(&self, deadline: Option<Instant>) -> Option<c_int> {
+        let watch = self.watch()?;
+        if watch.is_empty() {
+            // `select(0, NULL, NULL, NULL, &tv)`: the old portable sleep.
+            deadline.map(sleep_until)?;
+            return Some(0);
+        }
+        let saved = errno();
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            greenstd::hooks::poll(&watch, deadline, || self.look())
+        }));
+        match outcome {
+            Ok(Ok(Some(n))) => {
+                set_errno(saved);
+                Some(n)
+            }
+            Ok(Ok(None)) => {
+                for set in self.sets.into_iter().filter(|s| !s.is_null()) {
+                    // SAFETY: the caller's set; on a timeout select clears it.
+                    unsafe { libc::FD_ZERO(set) };
+                }
+                set_errno(saved);
+                Some(0)
+            }
+            Ok(Err(e)) => {
+                set_errno(match e.raw_os_error() {
+                    Some(libc::ECANCELED) | None => libc::EINTR,
+                    Some(code) => code,
+                });
+                Some(-1)
+            }
+            Err(_) => None,
+        }
+    }
+}
+
+/// # Safety
+/// As libc's `select`. Like Linux's, it leaves the time not slept in
+/// `timeout`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn select(
+    nfds: c_int,
+    readfds: *mut libc::fd_set,
+    writefds: *mut libc::fd_set,
+    exceptfds: *mut libc::fd_set,
+    timeout: *mut libc::timeval,
+) -> c_int {
+    if active() {
+        // SAFETY: a non-null timeout points to a valid timeval.
+        let duration = (!timeout.is_null()).then(|| duration_of_timeval(unsafe { &*timeout }));
+        if !matches!(duration, Some(None)) && duration.flatten() != Some(Duration::ZERO) {
+            let deadline = duration.flatten().map(greenstd_deadline);
+            let sets = FdSets {
+                nfds,
+                sets: [readfds, writefds, exceptfds],
+            };
+            if let Some(n) = sets.wait(deadline) {
+                if let Some(at) = deadline {
+                    let left = at.saturating_duration_since(Instant::now());
+                    // SAFETY: the caller's timeout, valid to write.
+                    unsafe {
+                        (*timeout).tv_sec = left.as_secs() as libc::time_t;
+                        (*timeout).tv_usec = left.subsec_micros() as libc::suseconds_t;
+                    }
+                }
+                return n;
+            }
+        }
+    }
+    call_real!(
+        real::SELECT,
+        SelectFn,
+        -1,
+        nfds,
+        readfds,
+        writefds,
+        exceptfds,
+        timeout
+    )
+}
+
+/// # Safety
+/// As libc's `pselect`. A call with a signal mask passes through, as for
+/// `ppoll`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn pselect(
+    nfds: c_int,
+    readfds: *mut libc::fd_set,
+    writefds: *mut libc::fd_set,
+    exceptfds: *mut libc::fd_set,
+    timeout: *const timespec,
+    sigmask: *const libc::sigset_t,
+) -> c_int {
+    if sigmask.is_null() && active() {
+        // SAFETY: a non-null timeout points to a valid timespec.
+        let duration = (!timeout.is_null()).then(|| duration_of(unsafe { &*timeout }));
+        if !matches!(duration, Some(None)) && duration.flatten() != Some(Duration::ZERO) {
+            let sets = FdSets {
+                nfds,
+                sets: [readfds, writefds, exceptfds],
+            };
+            if let Some(n) = sets.wait(duration.flatten().map(greenstd_deadline)) {
+                return n;
+            }
+        }
+    }
+    call_real!(
+        real::PSELECT,
+        PselectFn,
+        -1,
+        nfds,
+        readfds,
+        writefds,
+        exceptfds,
+        timeout,
+        sigmask
+    )
+}
+
+/// `now + d`, a far future if that overflows.
+fn greenstd_deadline(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+}
+
+/// A valid timeval as a duration; `None` if out of range (EINVAL).
+fn duration_of_timeval(tv: &libc::timeval) -> Option<Duration> {
+    if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
+        return None;
+    }
+    Some(Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000))
+}
+
 /// A valid timespec as a duration; `None` if out of range (EINVAL).
 fn duration_of(ts: &timespec) -> Option<Duration> {
     if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
@@ -756,7 +976,13 @@ pub unsafe extern "C" fn sleep(seconds: c_uint) -> c_uint {
 fn forget(fd: c_int) {
     if fd >= 0 && PATCHED.load(Ordering::Relaxed) && !IN_CHILD.load(Ordering::Relaxed) {
         let saved = errno();
-        let _ = catch_unwind(|| greenstd::hooks::forget_fd(fd));
+        if signals::in_handler() {
+            // Only the lock-free part: the interrupted code may be using
+            // this thread's registrations.
+            greenstd::hooks::forget_fd_signal_safe(fd);
+        } else {
+            let _ = catch_unwind(|| greenstd::hooks::forget_fd(fd));
+        }
         set_errno(saved);
     }
 }
@@ -879,4 +1105,30 @@ pub(crate) fn install_fork_handler() {
     // SAFETY: registers a handler that only stores to an atomic, which is
     // async-signal-safe as a child-side fork handler must be.
     unsafe { pthread_atfork(None, None, Some(in_child)) };
+}
+
+/// # Safety
+/// As libc's `sigaction`. Once patched, a handler the program installs
+/// runs marked as a signal handler, so the hooks it calls pass through;
+/// the old action reported is the program's own.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn sigaction(
+    signal: c_int,
+    act: *const libc::sigaction,
+    old: *mut libc::sigaction,
+) -> c_int {
+    // SAFETY: the caller's arguments.
+    unsafe { signals::sigaction(signal, act, old) }
+}
+
+/// # Safety
+/// As libc's `signal`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signal(signal: c_int, handler: libc::sighandler_t) -> libc::sighandler_t {
+    if !PATCHED.load(Ordering::Relaxed) {
+        type SignalFn = unsafe extern "C" fn(c_int, libc::sighandler_t) -> libc::sighandler_t;
+        return call_real!(real::SIGNAL, SignalFn, libc::SIG_ERR, signal, handler);
+    }
+    // SAFETY: the caller's arguments.
+    unsafe { signals::signal(signal, handler) }
 }

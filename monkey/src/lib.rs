@@ -27,7 +27,7 @@
 //! Libraries you do not own open their own `std::net` sockets and call
 //! `std::thread::sleep`; under greenstd alone each such call blocks the
 //! whole hub. Linking this crate defines `recv`, `send`, `poll`,
-//! `clock_nanosleep`, `getaddrinfo`... as `#[no_mangle] extern "C"`
+//! `select`, `clock_nanosleep`, `getaddrinfo`... as `#[no_mangle] extern "C"`
 //! functions: in the final binary they take the place of libc's, for std's
 //! calls and for C code linked in. Each hook reaches the real function
 //! through `dlsym(RTLD_NEXT)`.
@@ -48,6 +48,10 @@
 //!   as the kernel says). Sleeps park on a hub timer, `poll` parks on all
 //!   its fds, `getaddrinfo` runs on greenstd's blocking pool. `errno` is
 //!   what the real call left, whatever other coroutines did meanwhile.
+//! - **In a signal handler** the program installed (with `sigaction` or
+//!   `signal`, before or after [`patch_all`]), every hook passes through:
+//!   the handler runs inside a trampoline that marks the thread, and
+//!   `sigaction` reports the program's handler, not the trampoline.
 //! - **`close` and `dup2`** (from any thread) first make the runtime forget
 //!   the fd, so a reused fd number never inherits a stale registration.
 //!
@@ -59,7 +63,8 @@
 //!
 //! `std::sync::Mutex` and `Condvar` wait in futexes through `syscall()`:
 //! out of reach (use `greenstd::sync`). Regular files always read as ready.
-//! `select` passes through (it blocks the hub). OS threads a crate starts
+//! `ppoll` and `pselect` with a signal mask pass through (they block the
+//! hub). OS threads a crate starts
 //! itself are plain threads: their calls pass through, as they should.
 //! Static builds (`-C target-feature=+crt-static`) cannot interpose libc:
 //! there the hooks are left out and [`patch_all`] fails with a clear error.
@@ -73,6 +78,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 mod hooks;
 #[cfg(not(target_feature = "crt-static"))]
 mod real;
+#[cfg(not(target_feature = "crt-static"))]
+mod signals;
 
 /// Set by [`patch_all`]; read by every hook first.
 pub(crate) static PATCHED: AtomicBool = AtomicBool::new(false);
@@ -140,6 +147,7 @@ pub fn patch_all() -> Result<(), PatchError> {
             });
         }
         hooks::install_fork_handler();
+        signals::wrap_installed();
         PATCHED.store(true, Ordering::Release);
         Ok(())
     }

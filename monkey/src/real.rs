@@ -76,6 +76,10 @@ reals! {
     DUP2 => c"dup2",
     DUP3 => c"dup3",
     GETADDRINFO => c"getaddrinfo",
+    SIGACTION => c"sigaction",
+    SIGNAL => c"signal",
+    SELECT => c"select",
+    PSELECT => c"pselect",
 }
 
 /// Looks every real function up; the name of the first one missing.

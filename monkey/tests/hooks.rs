@@ -231,6 +231,120 @@ fn poll_and_ppoll_park_on_every_fd() {
     assert!(ticks > 0);
 }
 
+/// `select` (or `pselect`) on the fds `read`, for `timeout`: its result,
+/// which fds are left in the set, errno, and the timeout left.
+fn select_on(read: &[i32], timeout: Duration, use_pselect: bool) -> (i32, Vec<i32>, i32, Duration) {
+    // SAFETY: a zeroed fd_set is valid; FD_ZERO/FD_SET/FD_ISSET on fds
+    // below FD_SETSIZE; the timeouts are valid.
+    unsafe {
+        let mut set: libc::fd_set = std::mem::zeroed();
+        libc::FD_ZERO(&mut set);
+        for &fd in read {
+            libc::FD_SET(fd, &mut set);
+        }
+        let nfds = read.iter().max().map_or(0, |m| m + 1);
+        let set_ptr = if read.is_empty() {
+            std::ptr::null_mut()
+        } else {
+            &raw mut set
+        };
+        set_errno(0);
+        let (n, left) = if use_pselect {
+            let ts = libc::timespec {
+                tv_sec: timeout.as_secs() as libc::time_t,
+                tv_nsec: timeout.subsec_nanos() as libc::c_long,
+            };
+            let n = libc::pselect(
+                nfds,
+                set_ptr,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                &ts,
+                std::ptr::null(),
+            );
+            (n, timeout)
+        } else {
+            let mut tv = libc::timeval {
+                tv_sec: timeout.as_secs() as libc::time_t,
+                tv_usec: timeout.subsec_micros() as libc::suseconds_t,
+            };
+            let n = libc::select(
+                nfds,
+                set_ptr,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                &mut tv,
+            );
+            let left = Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000);
+            (n, left)
+        };
+        let e = errno();
+        let left_set = read
+            .iter()
+            .copied()
+            .filter(|&fd| libc::FD_ISSET(fd, &set))
+            .collect();
+        (n, left_set, e, left)
+    }
+}
+
+#[test]
+fn select_and_pselect_park_on_every_fd() {
+    patch();
+    for use_pselect in [false, true] {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (c, _d) = UnixStream::pair().unwrap();
+        let fds = [c.as_raw_fd(), a.as_raw_fd()];
+        write_later(b, Duration::from_millis(20), b"!");
+        let ((n, ready, _, left), ticks) = while_ticking(move || {
+            let out = select_on(&fds, Duration::from_secs(10), use_pselect);
+            drop((a, c));
+            out
+        });
+        assert_eq!((n, ready), (1, vec![fds[1]]), "pselect: {use_pselect}");
+        assert!(ticks > 0, "select blocked the hub");
+        if !use_pselect {
+            // Linux's select leaves the time not slept in its timeout.
+            assert!(left < Duration::from_secs(10) && left > Duration::from_secs(5));
+        }
+        // A select that times out returns 0, clears the set, and has no
+        // time left.
+        let (a, _b) = UnixStream::pair().unwrap();
+        let fd = a.as_raw_fd();
+        let ((n, ready, _, left), ticks) = while_ticking(move || {
+            let out = select_on(&[fd], Duration::from_millis(30), use_pselect);
+            drop(a);
+            out
+        });
+        assert_eq!((n, ready), (0, vec![]));
+        assert!(ticks > 0);
+        if !use_pselect {
+            assert_eq!(left, Duration::ZERO);
+        }
+        // No fds: C's portable sleep, parked.
+        let ((n, ..), ticks) =
+            while_ticking(move || select_on(&[], Duration::from_millis(20), use_pselect));
+        assert_eq!(n, 0);
+        assert!(ticks > 0);
+    }
+    // A closed fd: EBADF, inside a coroutine and outside, as libc says.
+    let (a, _b) = UnixStream::pair().unwrap();
+    let closed = a.as_raw_fd();
+    drop(a);
+    let inside = thread::spawn(move || select_on(&[closed], Duration::from_secs(5), false))
+        .join()
+        .unwrap();
+    let outside = select_on(&[closed], Duration::from_secs(5), false);
+    assert_eq!((inside.0, inside.2), (-1, libc::EBADF));
+    assert_eq!((outside.0, outside.2), (-1, libc::EBADF));
+    // Outside a coroutine a timeout is libc's own.
+    let (a, _b) = UnixStream::pair().unwrap();
+    assert_eq!(
+        select_on(&[a.as_raw_fd()], Duration::from_millis(10), false).0,
+        0
+    );
+}
+
 #[test]
 fn every_sleep_parks_only_its_coroutine() {
     patch();
@@ -298,7 +412,50 @@ fn every_sleep_parks_only_its_coroutine() {
 
 #[test]
 fn getaddrinfo_runs_on_the_pool_inside_a_coroutine() {
+    if std::env::var_os("GREENSTD_MONKEY_CHILD").is_none() {
+        let (ok, stderr) = run_alone("getaddrinfo_runs_on_the_pool_inside_a_coroutine");
+        assert!(ok, "{stderr}");
+        return;
+    }
     patch();
+    // With every pool thread busy, a lookup made in a coroutine waits
+    // behind them (it was handed to the pool), while the hub runs on.
+    let release = Arc::new(AtomicBool::new(false));
+    let busy: Vec<_> = (0..128)
+        .map(|_| {
+            let release = release.clone();
+            thread::spawn(move || {
+                greenstd::spawn_blocking(move || {
+                    let start = Instant::now();
+                    while !release.load(Ordering::SeqCst)
+                        && start.elapsed() < Duration::from_secs(30)
+                    {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                })
+            })
+        })
+        .collect();
+    greenstd::thread::sleep(Duration::from_millis(50));
+    let done = Arc::new(AtomicBool::new(false));
+    let d = done.clone();
+    let lookup = thread::spawn(move || {
+        use std::net::ToSocketAddrs;
+        let n = ("localhost", 80).to_socket_addrs().map(|a| a.count());
+        d.store(true, Ordering::SeqCst);
+        n
+    });
+    greenstd::thread::sleep(Duration::from_millis(200));
+    let finished_while_busy = done.load(Ordering::SeqCst);
+    release.store(true, Ordering::SeqCst);
+    assert!(
+        !finished_while_busy,
+        "getaddrinfo ran on the coroutine's thread"
+    );
+    assert!(lookup.join().unwrap().unwrap() > 0);
+    for b in busy {
+        b.join().unwrap();
+    }
     use std::net::ToSocketAddrs;
     let addrs = thread::spawn(|| ("localhost", 80).to_socket_addrs().map(|a| a.count()))
         .join()
@@ -738,7 +895,27 @@ fn outside_a_coroutine_every_hook_reports_libc_s_errors() {
 #[test]
 fn a_slow_connect_parks_only_its_coroutine() {
     patch();
-    // SAFETY: plain socket calls on fds we own; `addr` is a valid sockaddr_in.
+    let (listener, addr, first) = full_listener();
+    // Accept once later to make room.
+    drop(thread::spawn(move || {
+        greenstd::thread::sleep(Duration::from_millis(50));
+        let _a = listener.accept().unwrap();
+        let _b = listener.accept().unwrap();
+        greenstd::thread::sleep(Duration::from_millis(50));
+    }));
+    let (connected, ticks) = while_ticking(move || {
+        let c = TcpStream::connect(addr).map(|_| ());
+        drop(first);
+        c
+    });
+    connected.unwrap();
+    assert!(ticks > 0, "connect blocked the hub");
+}
+
+/// A listener whose accept queue is full (backlog 0, one connection
+/// waiting): a new connect's SYN is dropped and retried a second later.
+fn full_listener() -> (TcpListener, std::net::SocketAddr, TcpStream) {
+    // SAFETY: plain socket calls on an fd we own; `addr` is a valid sockaddr_in.
     let (listener, addr) = unsafe {
         let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
         let mut addr: libc::sockaddr_in = std::mem::zeroed();
@@ -754,19 +931,54 @@ fn a_slow_connect_parks_only_its_coroutine() {
             std::net::SocketAddr::from(([127, 0, 0, 1], port)),
         )
     };
-    // Fill the accept queue, then accept once later to make room.
     let first = TcpStream::connect(addr).unwrap();
-    drop(thread::spawn(move || {
-        greenstd::thread::sleep(Duration::from_millis(50));
-        let _a = listener.accept().unwrap();
-        let _b = listener.accept().unwrap();
-        greenstd::thread::sleep(Duration::from_millis(50));
-    }));
-    let (connected, ticks) = while_ticking(move || {
-        let c = TcpStream::connect(addr).map(|_| ());
-        drop(first);
-        c
-    });
-    connected.unwrap();
+    (listener, addr, first)
+}
+
+/// A blocking `connect` with a 100 ms `SO_SNDTIMEO` to `addr`: its result
+/// and errno.
+fn connect_with_send_timeout(addr: std::net::SocketAddr) -> (i32, i32) {
+    let std::net::SocketAddr::V4(v4) = addr else {
+        unreachable!()
+    };
+    // SAFETY: a fresh socket we own, a valid timeval and sockaddr_in.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        let tv = libc::timeval {
+            tv_sec: 0,
+            tv_usec: 100_000,
+        };
+        let len = size_of::<libc::timeval>() as libc::socklen_t;
+        let rc = libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_SNDTIMEO,
+            (&raw const tv).cast(),
+            len,
+        );
+        assert_eq!(rc, 0);
+        let mut sa: libc::sockaddr_in = std::mem::zeroed();
+        sa.sin_family = libc::AF_INET as libc::sa_family_t;
+        sa.sin_port = v4.port().to_be();
+        sa.sin_addr.s_addr = u32::from(*v4.ip()).to_be();
+        let len = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        let rc = libc::connect(fd, (&raw const sa).cast(), len);
+        let e = errno();
+        libc::close(fd);
+        (rc, e)
+    }
+}
+
+/// A blocking `connect` whose `SO_SNDTIMEO` passes fails with
+/// `EINPROGRESS`, as Linux's does, and parks only its coroutine meanwhile.
+#[test]
+fn a_connect_past_its_send_timeout_fails_with_einprogress() {
+    patch();
+    let (_listener, addr, first) = full_listener();
+    let outside = connect_with_send_timeout(addr);
+    assert_eq!(outside, (-1, libc::EINPROGRESS), "the kernel's own answer");
+    let (inside, ticks) = while_ticking(move || connect_with_send_timeout(addr));
+    assert_eq!(inside, outside);
     assert!(ticks > 0, "connect blocked the hub");
+    drop(first);
 }

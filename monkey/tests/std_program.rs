@@ -15,12 +15,11 @@ fn serve(listener: TcpListener, connections: usize) {
             let mut buf = [0u8; 4096];
             loop {
                 match stream.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        if stream.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
+                    Ok(0) => break,
+                    Ok(n) => stream
+                        .write_all(&buf[..n])
+                        .unwrap_or_else(|e| panic!("server: write: {e}")),
+                    Err(e) => panic!("server: read: {e}"),
                 }
             }
         });
@@ -31,11 +30,16 @@ fn serve(listener: TcpListener, connections: usize) {
 /// bytes, reads them back.
 fn client(addr: SocketAddr, i: usize) -> bool {
     std::thread::sleep(Duration::from_millis((i % 50) as u64));
-    let mut stream = TcpStream::connect(addr).unwrap();
+    let mut stream =
+        TcpStream::connect(addr).unwrap_or_else(|e| panic!("client {i}: connect: {e}"));
     let message: Vec<u8> = (0..2048).map(|k| (i * 7 + k) as u8).collect();
-    stream.write_all(&message).unwrap();
+    stream
+        .write_all(&message)
+        .unwrap_or_else(|e| panic!("client {i}: write: {e}"));
     let mut echo = vec![0u8; message.len()];
-    stream.read_exact(&mut echo).unwrap();
+    stream
+        .read_exact(&mut echo)
+        .unwrap_or_else(|e| panic!("client {i}: read: {e}"));
     echo == message
 }
 

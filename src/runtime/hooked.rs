@@ -90,6 +90,21 @@ fn generation(fd: RawFd) -> u64 {
 /// registration (deregistering the fd from its hub while the number still
 /// names it); other threads notice the new generation on their next use.
 pub(crate) fn forget(fd: RawFd) {
+    forget_generation(fd);
+    let removed = TABLE
+        .try_with(|t| {
+            let mut table = t.try_borrow_mut().ok()?;
+            let i = usize::try_from(fd).ok()?;
+            table.get_mut(i)?.take()
+        })
+        .ok()
+        .flatten();
+    drop(removed);
+}
+
+/// Starts a new generation of `fd`'s global word: every thread's
+/// registration of the old one is stale. One atomic loop; signal-safe.
+pub(crate) fn forget_generation(fd: RawFd) {
     if let Some(word) = slot(fd) {
         let mut seen = word.load(Ordering::Acquire);
         loop {
@@ -100,15 +115,6 @@ pub(crate) fn forget(fd: RawFd) {
             }
         }
     }
-    let removed = TABLE
-        .try_with(|t| {
-            let mut table = t.try_borrow_mut().ok()?;
-            let i = usize::try_from(fd).ok()?;
-            table.get_mut(i)?.take()
-        })
-        .ok()
-        .flatten();
-    drop(removed);
 }
 
 /// This thread's registration of `fd`, made (or renewed) if needed.

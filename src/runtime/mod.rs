@@ -61,7 +61,9 @@ pub(crate) use wait::{Signal, WaitQueue, checkpoint, park, sleep_until, yield_no
 
 /// The vocabulary of libc hooks (`crate::hooks`, for greenstd-monkey).
 pub(crate) mod hooks {
-    pub(crate) use super::hooked::{forget, io, is_socket, poll, run_blocking, sleep_until};
+    pub(crate) use super::hooked::{
+        forget, forget_generation, io, is_socket, poll, run_blocking, sleep_until,
+    };
     pub(crate) use super::io::in_own_syscall;
 }
 
