@@ -982,3 +982,39 @@ fn a_connect_past_its_send_timeout_fails_with_einprogress() {
     assert!(ticks > 0, "connect blocked the hub");
     drop(first);
 }
+
+/// A hooked call made while the coroutine unwinds (from a `Drop` run by a
+/// panic) parks like any other, and the panic still reaches `join`.
+#[test]
+fn hooks_work_while_a_coroutine_unwinds() {
+    patch();
+    struct ReadOnDrop(Option<TcpStream>, Arc<AtomicUsize>);
+    impl Drop for ReadOnDrop {
+        fn drop(&mut self) {
+            assert!(std::thread::panicking());
+            let mut s = self.0.take().unwrap();
+            let mut buf = [0u8; 3];
+            s.read_exact(&mut buf).unwrap();
+            std::thread::sleep(Duration::from_millis(5));
+            self.1.store(usize::from(&buf == b"bye"), Ordering::SeqCst);
+        }
+    }
+    let (a, b) = tcp_pair();
+    write_later(b, Duration::from_millis(20), b"bye");
+    let read = Arc::new(AtomicUsize::new(0));
+    let r = read.clone();
+    let (joined, ticks) = while_ticking(move || {
+        let h = thread::spawn(move || {
+            let _guard = ReadOnDrop(Some(a), r);
+            panic!("unwinding through a hooked read");
+        });
+        h.join().is_err()
+    });
+    assert!(ticks > 0, "the read in Drop blocked the hub");
+    assert!(joined, "the panic reached join");
+    assert_eq!(
+        read.load(Ordering::SeqCst),
+        1,
+        "the read in Drop got its bytes"
+    );
+}
