@@ -50,6 +50,21 @@ pub(crate) fn current_task() -> Arc<Task> {
     }
 }
 
+/// Runs `f` with the caller's task borrowed (no reference count taken):
+/// its coroutine's, or its thread's. `f` may park: the hub keeps a
+/// coroutine's task alive until the coroutine's body has returned, so the
+/// borrow outlives every frame of the coroutine that can see it.
+#[inline]
+pub(crate) fn with_current_task<R>(f: impl FnOnce(&Task) -> R) -> R {
+    let running = CURRENT.with(Cell::get);
+    if running.is_null() {
+        return f(&thread_task());
+    }
+    // SAFETY: see above: `running` is the task the hub holds for the
+    // coroutine whose code this is, alive for as long as that code runs.
+    f(unsafe { &*running })
+}
+
 /// One context's coroutine-local values (`greenstd::thread_local!`),
 /// keyed by the address of their `LocalKey`.
 #[derive(Default)]

@@ -185,6 +185,7 @@ impl Coroutine {
     }
 
     /// Runs the coroutine until it parks or ends.
+    #[inline]
     pub(crate) fn resume(&mut self) -> Status {
         let outer = RUNNING.replace(StackInfo {
             near_top: self.near_top,
@@ -245,6 +246,7 @@ fn stack_error(stack_size: usize) -> io::Error {
 }
 
 /// Switches from the running coroutine back to its hub.
+#[inline]
 pub(crate) fn suspend() {
     generator::co_yield_with(());
 }

@@ -25,9 +25,9 @@ use super::timer::{TimerKey, Timers};
 /// The token of the hub's own waker.
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
 
-/// How many batches of ready coroutines the hub runs between two polls
-/// for I/O while coroutines stay runnable (Go's scheduler uses 61).
-const POLL_INTERVAL: u32 = 61;
+/// How many coroutines the hub resumes between two polls for I/O while
+/// coroutines stay runnable (Go's scheduler and tokio's use 61).
+const POLL_INTERVAL: usize = 61;
 
 /// How long a thread waits with nothing at all to do before it checks
 /// whether anything could ever wake it.
@@ -41,33 +41,29 @@ static NEXT_HUB_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
     static HUB: OnceCell<Rc<Hub>> = const { OnceCell::new() };
-    /// The id of this thread's hub, 0 before it has one; lets a `Remote`
-    /// tell a local wake-up from a cross-thread one without touching `HUB`.
-    static HUB_ID: Cell<u64> = const { Cell::new(0) };
 }
 
 /// The cross-thread face of a hub.
 #[derive(Debug)]
 pub(crate) struct Remote {
     hub_id: u64,
-    injected: Mutex<Vec<usize>>,
+    /// Wake-ups from other threads: (slot, task id).
+    injected: Mutex<Vec<(usize, u64)>>,
     /// Whether `injected` may be non-empty; spares the hub a lock per turn.
     pending: AtomicBool,
     waker: Waker,
 }
 
 impl Schedule for Remote {
-    /// Makes the coroutine in `slot` runnable, from any thread.
-    fn schedule(&self, slot: usize) {
-        if HUB_ID.with(Cell::get) == self.hub_id
-            && let Some(hub) = Hub::existing()
-        {
-            hub.ready.borrow_mut().push_back(slot);
-            return;
-        }
+    fn run_local(&self, slot: usize) {
+        debug_assert!(self.is_local());
+        Hub::with_existing(|hub| hub.ready.borrow_mut().push_back(slot));
+    }
+
+    fn inject(&self, slot: usize, id: u64) {
         let was_empty = {
             let mut queue = self.injected.lock().unwrap_or_else(|e| e.into_inner());
-            queue.push(slot);
+            queue.push((slot, id));
             self.pending.store(true, Ordering::Release);
             queue.len() == 1
         };
@@ -77,12 +73,12 @@ impl Schedule for Remote {
     }
 
     fn is_local(&self) -> bool {
-        HUB_ID.with(Cell::get) == self.hub_id
+        super::task::local_hub() == self.hub_id
     }
 
     /// Interrupts the hub's poll.
     fn wake_thread(&self) {
-        if HUB_ID.with(Cell::get) == self.hub_id {
+        if super::task::local_hub() == self.hub_id {
             // The thread itself: it notices the wake-up when its poll returns.
             return;
         }
@@ -118,7 +114,6 @@ pub(crate) struct Hub {
     free_slots: RefCell<Vec<usize>>,
     live: Cell<usize>,
     timers: RefCell<Timers>,
-    current: RefCell<Option<Arc<Task>>>,
     stacks: RefCell<StackPool>,
     pub(crate) io: RefCell<IoTable>,
     /// Coroutines switched out while unwinding (see `thread::panicking`).
@@ -153,7 +148,7 @@ impl Hub {
         HUB.with(|cell| {
             let _ = cell.set(hub.clone());
         });
-        HUB_ID.with(|id| id.set(hub.id));
+        super::task::set_local_hub(hub.id);
         let remote: super::task::Remote = hub.remote.clone();
         context::thread_task().attach_remote(&remote);
         Ok(hub)
@@ -162,6 +157,14 @@ impl Hub {
     /// This thread's hub if it has one.
     pub(crate) fn existing() -> Option<Rc<Hub>> {
         HUB.try_with(|cell| cell.get().cloned()).ok().flatten()
+    }
+
+    /// Runs `f` with this thread's hub, borrowed, if it has one.
+    #[inline]
+    pub(crate) fn with_existing<R>(f: impl FnOnce(&Hub) -> R) -> Option<R> {
+        HUB.try_with(|cell| cell.get().map(|hub| f(hub)))
+            .ok()
+            .flatten()
     }
 
     fn new() -> io::Result<Hub> {
@@ -185,7 +188,6 @@ impl Hub {
             free_slots: RefCell::new(Vec::new()),
             live: Cell::new(0),
             timers: RefCell::new(Timers::default()),
-            current: RefCell::new(None),
             stacks: RefCell::new(StackPool::default()),
             io: RefCell::new(IoTable::default()),
             suspended_unwinders: Cell::new(0),
@@ -228,7 +230,13 @@ impl Hub {
             entries.push(None);
             entries.len() - 1
         });
-        let task = Arc::new(Task::coroutine(name, spawned_at, self.remote.clone(), slot));
+        let task = Arc::new(Task::coroutine(
+            name,
+            spawned_at,
+            self.remote.clone(),
+            self.id,
+            slot,
+        ));
         let tag = Arc::as_ptr(&task) as *mut u8;
         let body = make_body(task.clone());
         let pooled = self.stacks.borrow_mut().take(stack_size);
@@ -259,31 +267,28 @@ impl Hub {
         Ok(task)
     }
 
-    /// The task of the coroutine running on this hub.
-    pub(crate) fn running_task(&self) -> Arc<Task> {
-        self.current
-            .borrow()
-            .clone()
-            .expect("a coroutine is current")
+    /// The slot of the coroutine running on this thread, if any.
+    fn current_slot() -> Option<usize> {
+        if !context::in_coroutine() {
+            return None;
+        }
+        context::with_current_task(|task| match task.kind() {
+            super::task::Kind::Coroutine { slot, .. } => Some(*slot),
+            super::task::Kind::Thread { .. } => None,
+        })
     }
 
     /// The coroutine-local values of the running coroutine.
     pub(crate) fn current_locals(&self) -> Option<Rc<Locals>> {
-        let current = self.current.borrow();
-        let super::task::Kind::Coroutine { slot, .. } = current.as_ref()?.kind() else {
-            return None;
-        };
+        let slot = Hub::current_slot()?;
         let entries = self.entries.borrow();
-        entries.get(*slot)?.as_ref().map(|e| e.locals.clone())
+        entries.get(slot)?.as_ref().map(|e| e.locals.clone())
     }
 
     /// Queues the running coroutine behind the others (`yield_now`).
     pub(crate) fn requeue_current(&self) {
-        let current = self.current.borrow();
-        if let Some(task) = current.as_ref()
-            && let super::task::Kind::Coroutine { slot, .. } = task.kind()
-        {
-            self.ready.borrow_mut().push_back(*slot);
+        if let Some(slot) = Hub::current_slot() {
+            self.ready.borrow_mut().push_back(slot);
         }
     }
 
@@ -356,20 +361,21 @@ impl Hub {
         let taken = {
             let mut entries = self.entries.borrow_mut();
             match entries.get_mut(slot).and_then(Option::as_mut) {
-                Some(entry) => entry.co.take().map(|co| (co, entry.task.clone())),
+                Some(entry) => entry.co.take().map(|co| (co, Arc::as_ptr(&entry.task))),
                 None => None,
             }
         };
         // An empty slot or a coroutine already running is a stale wake-up.
         let Some((mut co, task)) = taken else { return };
-        let previous = context::set_current(Arc::as_ptr(&task));
-        self.probe.enter(task.id());
-        let outer = self.current.replace(Some(task));
+        // SAFETY: the entry keeps the task alive until `remove` below, and
+        // nothing else takes a running coroutine's entry out.
+        let id = unsafe { (*task).id() };
+        let previous = context::set_current(task);
+        self.probe.enter(id);
         super::slice::restart();
         let status = co.resume();
         super::slice::restart();
         self.probe.leave();
-        let task = self.current.replace(outer).expect("current task");
         context::set_current(previous);
         match status {
             Status::Suspended => {
@@ -385,7 +391,8 @@ impl Hub {
             Status::Overflowed => {
                 // The overflow handler normally reports and aborts before
                 // the generator gets here; this is its fallback.
-                super::overflow::report_and_abort(&task, co.stack_size());
+                // SAFETY: the entry (not removed on this path) keeps it alive.
+                super::overflow::report_and_abort(unsafe { &*task }, co.stack_size());
             }
         }
     }
@@ -405,18 +412,19 @@ impl Hub {
         drop(entry);
     }
 
-    /// Runs the coroutines that are ready now; stops early when `until`
-    /// says so. Returns how many ran.
-    fn run_ready(&self, until: &dyn Fn() -> bool) -> usize {
-        let batch = self.ready.borrow().len();
+    /// Runs ready coroutines, those they make ready included, up to
+    /// `budget` of them; stops early when `until` says so, or when one gave
+    /// up its time slice (the hub polls before resuming anyone). Returns
+    /// how many ran.
+    fn run_ready(&self, budget: usize, until: &dyn Fn() -> bool) -> usize {
         let mut ran = 0;
-        for _ in 0..batch {
+        while ran < budget {
             let Some(slot) = self.ready.borrow_mut().pop_front() else {
                 break;
             };
             self.run_slot(slot);
             ran += 1;
-            if until() {
+            if until() || self.poll_due.get() {
                 break;
             }
         }
@@ -433,7 +441,17 @@ impl Hub {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         self.remote.pending.store(false, Ordering::Release);
-        self.ready.borrow_mut().extend(injected.drain(..));
+        let entries = self.entries.borrow();
+        let mut ready = self.ready.borrow_mut();
+        for (slot, id) in injected.drain(..) {
+            // A slot whose coroutine ended (or was reused) since is skipped.
+            if let Some(Some(entry)) = entries.get(slot)
+                && entry.task.id() == id
+                && entry.task.wake_here()
+            {
+                ready.push_back(slot);
+            }
+        }
     }
 
     fn fire_timers(&self, now: Instant) {
@@ -479,13 +497,12 @@ impl Hub {
     ) -> Result<(), WouldBlockForever> {
         let mut idle_since: Option<Instant> = None;
         let mut check_every = DEADLOCK_GRACE;
-        let mut busy_batches = 0;
         loop {
             if task.take_notification() {
                 return Ok(());
             }
             self.absorb_injected();
-            self.run_ready(&|| task.is_notified());
+            self.run_ready(POLL_INTERVAL, &|| task.is_notified());
             if task.take_notification() {
                 return Ok(());
             }
@@ -498,13 +515,10 @@ impl Hub {
                 }
                 self.fire_timers(now);
             }
-            if self.has_ready() && busy_batches < POLL_INTERVAL && !self.poll_due.replace(false) {
-                // Runnable coroutines are waiting: run them before polling,
-                // but poll now and then so I/O and other threads get in.
-                busy_batches += 1;
-                continue;
-            }
-            busy_batches = 0;
+            // Coroutines may still be runnable: then the poll below only
+            // looks (a zero timeout), so that I/O and other threads get in
+            // every POLL_INTERVAL resumes.
+            self.poll_due.set(false);
             let now = Instant::now();
             let next_timer = self.timers.borrow().next_deadline();
             let wake_at = match (deadline, next_timer) {
@@ -554,7 +568,9 @@ impl Hub {
         self.absorb_injected();
         self.fire_timers(Instant::now());
         let _ = self.poll(Some(Duration::ZERO));
-        self.run_ready(&|| false);
+        // One batch: the coroutines ready now, not those they wake.
+        let batch = self.ready.borrow().len();
+        self.run_ready(batch, &|| false);
     }
 }
 

@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 
 pub use error::{Killed, TimeoutExpired, WouldBlockForever};
 
-pub(crate) use context::{current_task, in_coroutine};
+pub(crate) use context::{current_task, in_coroutine, with_current_task};
 pub(crate) use coroutine::{LocalGen, LocalYielder};
 pub(crate) use io::Registration;
 pub use io::{Direction, Plan};
@@ -103,7 +103,7 @@ pub(crate) fn switch_to(task: &Arc<Task>) {
 
 /// Makes `task` the next coroutine its hub runs, when it is on this thread.
 pub(crate) fn prioritise(task: &Arc<Task>) {
-    if let task::Kind::Coroutine { slot, remote } = task.kind()
+    if let task::Kind::Coroutine { slot, remote, .. } = task.kind()
         && remote.is_local()
         && let Some(hub) = hub::Hub::existing()
     {

@@ -14,12 +14,32 @@ use std::time::Instant;
 /// face implements it. Defined here, below the hub, so that a task needs
 /// nothing of the hub's to be woken.
 pub(crate) trait Schedule: Send + Sync + std::fmt::Debug {
-    /// Makes the coroutine in `slot` runnable, from any thread.
-    fn schedule(&self, slot: usize);
+    /// Queues the coroutine in `slot` to run; only on the hub's own thread.
+    fn run_local(&self, slot: usize);
+    /// From another thread: asks the hub to wake the coroutine in `slot`
+    /// if it is still task `id` (the hub applies [`Task::wake_here`]).
+    fn inject(&self, slot: usize, id: u64);
     /// Interrupts the hub's poll, from any thread.
     fn wake_thread(&self);
     /// Whether the hub is the calling thread's own.
     fn is_local(&self) -> bool;
+}
+
+thread_local! {
+    /// The id of this thread's hub, 0 before it has one (set by the hub):
+    /// tells a local wake-up from a cross-thread one with one load.
+    static LOCAL_HUB: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// The id of the calling thread's hub; 0 if it has none.
+#[inline]
+pub(crate) fn local_hub() -> u64 {
+    LOCAL_HUB.with(std::cell::Cell::get)
+}
+
+/// Records the calling thread's hub (once, when it is made).
+pub(crate) fn set_local_hub(id: u64) {
+    LOCAL_HUB.with(|h| h.set(id));
 }
 
 /// The handle a task keeps of its hub.
@@ -55,8 +75,12 @@ const KILL_DELIVERED: u8 = 2;
 /// Who runs the task.
 #[derive(Debug)]
 pub(crate) enum Kind {
-    /// A coroutine in slot `slot` of the hub behind `remote`.
-    Coroutine { remote: Remote, slot: usize },
+    /// A coroutine in slot `slot` of hub `hub`, reached through `remote`.
+    Coroutine {
+        remote: Remote,
+        hub: u64,
+        slot: usize,
+    },
     /// The non-coroutine context of an OS thread.
     Thread {
         os: std::thread::Thread,
@@ -72,6 +96,12 @@ pub(crate) struct ArmedTimeout {
 }
 
 /// The shared state of one waitable context.
+///
+/// A coroutine's `state` is read and written by its hub's thread only
+/// (plain loads and stores, no locked instruction on the park and wake
+/// paths): another thread's wake-up goes through the hub's injection
+/// queue, whose lock orders it. A thread's own task is woken from any
+/// thread and uses atomic read-modify-writes.
 #[derive(Debug)]
 pub(crate) struct Task {
     id: u64,
@@ -105,9 +135,10 @@ impl Task {
         name: Option<String>,
         spawned_at: &'static Location<'static>,
         remote: Remote,
+        hub: u64,
         slot: usize,
     ) -> Task {
-        let mut task = Task::new(name, Kind::Coroutine { remote, slot });
+        let mut task = Task::new(name, Kind::Coroutine { remote, hub, slot });
         task.spawned_at = Some(spawned_at);
         task
     }
@@ -185,6 +216,16 @@ impl Task {
 
     /// Consumes a pending wake-up, if any. Called before parking.
     pub(crate) fn take_notification(&self) -> bool {
+        // A plain load first: the common answer (none pending) needs no
+        // locked instruction.
+        if self.state.load(Ordering::Relaxed) != NOTIFIED {
+            return false;
+        }
+        if self.is_coroutine() {
+            // Only the hub's thread touches a coroutine's state.
+            self.state.store(RUNNING, Ordering::Relaxed);
+            return true;
+        }
         self.state
             .compare_exchange(NOTIFIED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
@@ -194,7 +235,15 @@ impl Task {
     /// if a wake-up raced in, in which case the task must not sleep.
     pub(crate) fn prepare_park(&self, mode: ParkMode) -> bool {
         let parked = match mode {
-            ParkMode::Coroutine => PARKED_COROUTINE,
+            ParkMode::Coroutine => {
+                // Only the hub's thread touches a coroutine's state.
+                if self.state.load(Ordering::Relaxed) == NOTIFIED {
+                    self.state.store(RUNNING, Ordering::Relaxed);
+                    return false;
+                }
+                self.state.store(PARKED_COROUTINE, Ordering::Relaxed);
+                return true;
+            }
             ParkMode::Os => PARKED_OS,
             ParkMode::Hub => PARKED_HUB,
         };
@@ -233,13 +282,19 @@ impl Task {
     }
 
     /// Wakes the task from any thread. Cheap when the task is not asleep.
-    pub(crate) fn wake(self: &Arc<Self>) {
-        match self.state.swap(NOTIFIED, Ordering::AcqRel) {
-            PARKED_COROUTINE => {
-                if let Kind::Coroutine { remote, slot } = &self.kind {
-                    remote.schedule(*slot);
-                }
+    pub(crate) fn wake(&self) {
+        if let Kind::Coroutine { remote, hub, slot } = &self.kind {
+            if *hub != local_hub() {
+                remote.inject(*slot, self.id);
+            } else if self.wake_here() {
+                remote.run_local(*slot);
             }
+            return;
+        }
+        if self.state.load(Ordering::Acquire) == NOTIFIED {
+            return; // already woken: nothing more to do
+        }
+        match self.state.swap(NOTIFIED, Ordering::AcqRel) {
             PARKED_OS => {
                 if let Kind::Thread { os, .. } = &self.kind {
                     os.unpark();
@@ -256,15 +311,34 @@ impl Task {
         }
     }
 
+    /// Wakes a coroutine on its hub's own thread: marks it notified;
+    /// whether it was parked (then the caller queues it to run).
+    pub(crate) fn wake_here(&self) -> bool {
+        let was = self.state.load(Ordering::Relaxed);
+        if was == NOTIFIED {
+            return false;
+        }
+        self.state.store(NOTIFIED, Ordering::Relaxed);
+        was == PARKED_COROUTINE
+    }
+
     /// `Thread::unpark`: makes the park token available, then wakes.
-    pub(crate) fn unpark(self: &Arc<Self>) {
+    pub(crate) fn unpark(&self) {
         self.token.store(true, Ordering::Release);
         self.wake();
     }
 
     /// Takes the park token of `std::thread::park` semantics.
+    ///
+    /// A load and a store, not a swap: an `unpark` landing between the two
+    /// is one that came before the take (tokens do not add up, and its
+    /// wake-up makes the next park return at once, spuriously).
     pub(crate) fn take_token(&self) -> bool {
-        self.token.swap(false, Ordering::Acquire)
+        if !self.token.load(Ordering::Acquire) {
+            return false;
+        }
+        self.token.store(false, Ordering::Relaxed);
+        true
     }
 
     /// Asks the task to unwind at its next blocking point. Returns `false`
@@ -325,10 +399,16 @@ impl Task {
     }
 
     /// The earliest armed timeout, if any.
+    #[inline]
     pub(crate) fn earliest_timeout(&self) -> Option<ArmedTimeout> {
         if !self.has_timeouts.load(Ordering::Acquire) {
             return None;
         }
+        self.earliest_armed()
+    }
+
+    #[cold]
+    fn earliest_armed(&self) -> Option<ArmedTimeout> {
         let list = self.timeouts.lock().unwrap_or_else(|e| e.into_inner());
         list.iter().min_by_key(|t| t.deadline).copied()
     }

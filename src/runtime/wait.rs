@@ -27,6 +27,7 @@ use super::task::{ParkMode, Task};
 /// # Panics
 /// Unwinds with [`Killed`] or [`TimeoutExpired`] when the caller was killed
 /// or one of its `Timeout`s expired.
+#[inline]
 pub(crate) fn park(deadline: Option<Instant>, what: &'static str) -> Result<(), WouldBlockForever> {
     if context::in_coroutine() {
         park_coroutine(deadline, what);
@@ -36,15 +37,20 @@ pub(crate) fn park(deadline: Option<Instant>, what: &'static str) -> Result<(), 
     }
 }
 
+#[inline]
 fn park_coroutine(deadline: Option<Instant>, what: &'static str) {
+    context::with_current_task(|task| park_coroutine_as(task, deadline, what));
+}
+
+#[inline]
+fn park_coroutine_as(task: &Task, deadline: Option<Instant>, what: &'static str) {
     let hub = Hub::existing().expect("a coroutine runs on a hub");
-    let task = hub.running_task();
-    deliver_interrupts(&task);
+    deliver_interrupts(task);
     if task.take_notification() {
         return;
     }
     let wake_at = earliest(deadline, task.earliest_timeout().map(|t| t.deadline));
-    let timer = wake_at.map(|at| hub.arm_timer(at, task.clone()));
+    let timer = wake_at.map(|at| hub.arm_timer(at, context::current_task()));
     if task.prepare_park(ParkMode::Coroutine) {
         let unwinding = std::thread::panicking() && hub.suspended_unwinders() == 0;
         if unwinding {
@@ -60,7 +66,7 @@ fn park_coroutine(deadline: Option<Instant>, what: &'static str) {
     if let Some(key) = timer {
         hub.disarm_timer(key);
     }
-    deliver_interrupts(&task);
+    deliver_interrupts(task);
 }
 
 fn park_thread(deadline: Option<Instant>, what: &'static str) -> Result<(), WouldBlockForever> {
@@ -173,7 +179,15 @@ pub(crate) fn interrupted_while_deferred() -> bool {
 /// Raises a pending kill or an expired `Timeout` in the caller, unless it
 /// is already unwinding (a second panic there would abort the process) or
 /// interrupts are deferred.
+#[inline]
 fn deliver_interrupts(task: &Task) {
+    if task.kill_pending() || task.earliest_timeout().is_some() {
+        deliver_pending_interrupts(task);
+    }
+}
+
+#[cold]
+fn deliver_pending_interrupts(task: &Task) {
     if std::thread::panicking() || DEFERRED.with(std::cell::Cell::get) > 0 {
         return;
     }

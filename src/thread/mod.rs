@@ -275,12 +275,13 @@ pub fn park_timeout_ms(ms: u32) {
 
 #[track_caller]
 fn park_until(deadline: Option<Instant>, what: &'static str) {
-    let task = runtime::current_task();
-    if task.take_token() {
+    // The task is borrowed, not counted; the wait stays outside a closure
+    // so that a would-block-forever panic names the caller's line.
+    if runtime::with_current_task(|task| task.take_token()) {
         return;
     }
     crate::runtime::unwrap_wait(runtime::park(deadline, what));
-    task.take_token();
+    runtime::with_current_task(|task| task.take_token());
 }
 
 /// Whether the current coroutine (or thread) is unwinding because of a
