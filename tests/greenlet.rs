@@ -265,16 +265,23 @@ fn switch_preempts_the_ready_queue() {
 #[test]
 fn kill_reaches_many_blocked_coroutines() {
     let finished = Arc::new(AtomicUsize::new(0));
+    let started = Arc::new(AtomicUsize::new(0));
     let gs: Vec<_> = (0..500)
         .map(|_| {
-            let f = finished.clone();
+            let (f, s) = (finished.clone(), started.clone());
             greenstd::spawn(move || {
                 let _g = SetOnDropCount(f);
+                s.fetch_add(1, Ordering::SeqCst);
                 thread::sleep(Duration::from_secs(3600));
             })
         })
         .collect();
-    thread::sleep(Duration::from_millis(5));
+    // Every one of them is blocked (a kill before the start would skip the
+    // body, and with it the guard this test counts).
+    let waiting = Instant::now();
+    while started.load(Ordering::SeqCst) < 500 && waiting.elapsed() < PATIENCE {
+        thread::sleep(Duration::from_millis(1));
+    }
     for g in &gs {
         g.request_kill();
     }

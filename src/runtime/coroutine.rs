@@ -21,8 +21,14 @@ pub(crate) const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 /// The smallest stack we hand out, in bytes.
 const MIN_STACK_SIZE: usize = 16 * 1024;
 
-/// How many idle default-size stacks a hub keeps for reuse.
+/// How many idle default-size stacks a hub keeps for reuse for good. It
+/// keeps more while they come back (a burst of coroutines that ended), and
+/// unmaps the excess when it has nothing else to do ([`StackPool::trim`]),
+/// so that unmapping never delays the coroutines that run.
 const POOL_CAPACITY: usize = 1024;
+
+/// How many excess stacks one idle turn of the hub unmaps.
+const TRIM_PER_TURN: usize = 256;
 
 /// Memory maps left for everything else (heap, libraries, thread stacks,
 /// sockets' buffers...) when stacks approach `vm.max_map_count`: stopping
@@ -62,6 +68,9 @@ pub(crate) struct StackInfo {
     pub(crate) size: usize,
     /// The tag the coroutine was made with.
     pub(crate) tag: *const u8,
+    /// The bottom of the stack if its sentinel page was given back (see
+    /// [`release_sentinel_page`]); 0 otherwise.
+    pub(crate) released_bottom: usize,
 }
 
 impl StackInfo {
@@ -69,6 +78,7 @@ impl StackInfo {
         near_top: 0,
         size: 0,
         tag: std::ptr::null(),
+        released_bottom: 0,
     };
 }
 
@@ -77,17 +87,86 @@ pub(crate) fn running_stack() -> StackInfo {
     RUNNING.try_with(Cell::get).unwrap_or(StackInfo::NONE)
 }
 
-/// Wraps a body so that it records where its stack's top is.
-fn noting_top<F: FnOnce()>(body: F) -> impl FnOnce() {
+/// Wraps a body so that it records where its stack's top is, and, on a
+/// fresh stack, gives back the page the `generator` crate wrote at its
+/// bottom (see [`release_sentinel_page`]).
+fn noting_top<F: FnOnce()>(body: F, fresh_size: Option<usize>) -> impl FnOnce() {
     move || {
         let marker = 0u8;
         let near_top = std::hint::black_box(&marker) as *const u8 as usize;
+        let released_bottom = fresh_size.map_or(0, |size| release_sentinel_page(near_top, size));
         RUNNING.with(|r| {
             let mut info = r.get();
             info.near_top = near_top;
+            info.released_bottom = released_bottom;
             r.set(info);
         });
         body();
+    }
+}
+
+/// The words the `generator` crate writes at the bottom of every stack it
+/// maps (to estimate stack use, which greenstd never asks for).
+const SENTINEL: usize = 0xDEAD_BEEF;
+const SENTINEL_WORDS: usize = 8;
+
+/// Gives the bottom page of a fresh stack back to the kernel. The
+/// `generator` crate fills the lowest words of every new stack, which makes
+/// that page resident: half of an idle coroutine's memory. Called first
+/// thing on the stack, from `near_top`, an address in the body's first
+/// frame: the frames above it are a few hundred bytes (the boxed body is a
+/// couple of words), so the page above it is the stack's top, and the
+/// bottom is `size` below. The page is released only if it is resident and
+/// holds the sentinel, which proves the arithmetic; otherwise nothing
+/// happens and the page stays, as it would have anyway. Returns the
+/// bottom it released, or 0: the crate checks the sentinel when the stack
+/// is unmapped, so [`Coroutine`]'s `Drop` writes it back first.
+fn release_sentinel_page(near_top: usize, size: usize) -> usize {
+    let page = crate::sys::page_size();
+    let top = (near_top | (page - 1)) + 1;
+    if top - near_top > page / 2 {
+        return 0; // more on the stack than expected: do not guess
+    }
+    // The usable length the `generator` crate maps: `size` rounded up to
+    // whole pages.
+    let usable = ((size.max(1) - 1) & !(page - 1)) + page;
+    let Some(bottom) = top.checked_sub(usable) else {
+        return 0;
+    };
+    // The first stack of a size proves the arithmetic with `mincore` (the
+    // page must be resident: the guard page below it never is); later
+    // stacks of that size skip the syscall.
+    static VERIFIED_SIZE: AtomicUsize = AtomicUsize::new(0);
+    if VERIFIED_SIZE.load(Ordering::Relaxed) != size {
+        let mut resident = 0u8;
+        // SAFETY: mincore only reports on the range (ENOMEM if unmapped);
+        // it reads and writes nothing but `resident` (one byte, one page).
+        let rc = unsafe { libc::mincore(bottom as *mut libc::c_void, page, &mut resident) };
+        if rc != 0 || resident & 1 == 0 {
+            return 0;
+        }
+    }
+    let words = bottom as *const usize;
+    // SAFETY: the page is mapped and resident in this stack's mapping (the
+    // guard page below it can never be resident), so it is readable.
+    let marked = (0..SENTINEL_WORDS).all(|i| unsafe { words.add(i).read_volatile() } == SENTINEL);
+    if !marked {
+        return 0;
+    }
+    VERIFIED_SIZE.store(size, Ordering::Relaxed);
+    // SAFETY: the page is the unused bottom of this coroutine's stack, far
+    // below every live frame; reading it again gives zeros.
+    let rc = unsafe { libc::madvise(bottom as *mut libc::c_void, page, libc::MADV_DONTNEED) };
+    if rc == 0 { bottom } else { 0 }
+}
+
+/// Writes the sentinel back at a released bottom (see above).
+fn restore_sentinel(bottom: usize) {
+    let words = bottom as *mut usize;
+    for i in 0..SENTINEL_WORDS {
+        // SAFETY: `bottom` is the lowest usable page of a stack this
+        // coroutine still maps, below every frame: writable, unused.
+        unsafe { words.add(i).write_volatile(SENTINEL) };
     }
 }
 
@@ -124,6 +203,8 @@ pub(crate) struct Coroutine {
     tag: *const u8,
     /// See [`StackInfo::near_top`]; learnt on the first run.
     near_top: usize,
+    /// See [`StackInfo::released_bottom`].
+    released_bottom: usize,
 }
 
 impl std::fmt::Debug for Coroutine {
@@ -155,7 +236,7 @@ impl Coroutine {
             return Err(stack_error(stack_size));
         }
         SILENCE_PANICS.with(|s| s.set(true));
-        let body = noting_top(body);
+        let body = noting_top(body, Some(words * std::mem::size_of::<usize>()));
         let made = panic::catch_unwind(AssertUnwindSafe(|| Gn::<()>::new_opt(words, body)));
         SILENCE_PANICS.with(|s| s.set(false));
         let mut co_gen = made.map_err(|_| {
@@ -170,7 +251,13 @@ impl Coroutine {
             stack_size,
             tag,
             near_top: 0,
+            released_bottom: 0,
         })
+    }
+
+    /// Whether one more stack fits in the map budget now.
+    pub(crate) fn room_for_one() -> bool {
+        MAPPED_STACKS.load(Ordering::Relaxed) < stack_budget()
     }
 
     /// Installs a new body on a finished coroutine, reusing its stack.
@@ -179,7 +266,7 @@ impl Coroutine {
         F: FnOnce() + Send + 'static,
     {
         debug_assert!(self.inner.is_done());
-        self.inner.init_code(noting_top(body));
+        self.inner.init_code(noting_top(body, None));
         self.inner.set_local_data(tag);
         self.tag = tag;
     }
@@ -191,9 +278,14 @@ impl Coroutine {
             near_top: self.near_top,
             size: self.stack_size,
             tag: self.tag,
+            released_bottom: 0,
         });
         self.inner.resume();
-        self.near_top = RUNNING.replace(outer).near_top;
+        let info = RUNNING.replace(outer);
+        self.near_top = info.near_top;
+        if info.released_bottom != 0 {
+            self.released_bottom = info.released_bottom;
+        }
         if !self.inner.is_done() {
             return Status::Suspended;
         }
@@ -213,6 +305,9 @@ impl Coroutine {
 
 impl Drop for Coroutine {
     fn drop(&mut self) {
+        if self.released_bottom != 0 {
+            restore_sentinel(self.released_bottom);
+        }
         MAPPED_STACKS.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -267,11 +362,30 @@ impl StackPool {
         }
     }
 
-    /// Keeps a finished coroutine's stack for reuse, or unmaps it.
+    /// Keeps a finished coroutine's stack for reuse, or unmaps it (one of
+    /// another size).
     pub(crate) fn give(&mut self, co: Coroutine) {
-        if co.stack_size == DEFAULT_STACK_SIZE && self.idle.len() < POOL_CAPACITY {
+        if co.stack_size == DEFAULT_STACK_SIZE {
             self.idle.push(co);
         }
+    }
+
+    /// Whether more stacks are idle than the pool keeps for good.
+    pub(crate) fn has_excess(&self) -> bool {
+        self.idle.len() > POOL_CAPACITY
+    }
+
+    /// Unmaps a batch of the idle stacks beyond the pool's capacity: for
+    /// the hub's idle turns.
+    pub(crate) fn trim(&mut self) {
+        let keep = POOL_CAPACITY.max(self.idle.len().saturating_sub(TRIM_PER_TURN));
+        self.idle.truncate(keep);
+    }
+
+    /// Unmaps one idle stack, to make room under the map budget; whether
+    /// there was one.
+    pub(crate) fn release_one(&mut self) -> bool {
+        self.idle.pop().is_some()
     }
 }
 

@@ -245,13 +245,18 @@ impl Hub {
                 co.reuse(tag, body);
                 co
             }
-            None => match Coroutine::new(stack_size, tag, body) {
-                Ok(co) => co,
-                Err(e) => {
-                    self.free_slots.borrow_mut().push(slot);
-                    return Err(e);
+            None => {
+                // Idle pooled stacks count against the map budget: give
+                // them back before failing for lack of room.
+                while !Coroutine::room_for_one() && self.stacks.borrow_mut().release_one() {}
+                match Coroutine::new(stack_size, tag, body) {
+                    Ok(co) => co,
+                    Err(e) => {
+                        self.free_slots.borrow_mut().push(slot);
+                        return Err(e);
+                    }
                 }
-            },
+            }
         };
         if let Some(name) = task.name() {
             super::monitor::name_spawned(task.id(), name);
@@ -544,6 +549,12 @@ impl Hub {
                 timeout = Some(check_every);
             } else {
                 idle_since = None;
+            }
+            if timeout != Some(Duration::ZERO) && self.stacks.borrow().has_excess() {
+                // Nothing to run: a good time to unmap stacks left over
+                // from a burst, a batch at a time, then look again.
+                self.stacks.borrow_mut().trim();
+                continue;
             }
             if !task.prepare_park(ParkMode::Hub) {
                 return Ok(());

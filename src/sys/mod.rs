@@ -60,6 +60,19 @@ pub(crate) fn poll_fd(fd: RawFd, read: bool, deadline: Option<Instant>) -> io::R
     }
 }
 
+/// The size of a memory page (read once).
+pub(crate) fn page_size() -> usize {
+    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *PAGE.get_or_init(|| {
+        // SAFETY: sysconf has no preconditions.
+        let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        usize::try_from(n)
+            .ok()
+            .filter(|&n| n.is_power_of_two())
+            .unwrap_or(4096)
+    })
+}
+
 /// The kernel's limit on memory maps per process (`vm.max_map_count`).
 pub(crate) fn max_map_count() -> Option<usize> {
     #[cfg(target_os = "linux")]
