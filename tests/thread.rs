@@ -664,3 +664,17 @@ fn option_of_thread_id_was_larger_than_std_s() {
         size_of::<Option<thread::ThreadId>>()
     );
 }
+
+/// A closure that captures most of a coroutine's stack still runs:
+/// only small bodies are kept on the coroutine's stack.
+#[test]
+fn a_closure_capturing_most_of_the_stack_still_spawns() {
+    // 200 KB of a 256 KiB stack: kept in place, the body's own frames
+    // (and a debug build's copies of the array) would overflow it.
+    let array = [5u8; 200_000];
+    let h = greenstd::thread::spawn(move || array.iter().map(|&b| usize::from(b)).sum::<usize>());
+    assert_eq!(h.join().unwrap(), 1_000_000);
+    let small = [3u8; 64];
+    let h = greenstd::thread::spawn(move || small.len());
+    assert_eq!(h.join().unwrap(), 64);
+}

@@ -114,9 +114,9 @@ const SENTINEL_WORDS: usize = 8;
 /// `generator` crate fills the lowest words of every new stack, which makes
 /// that page resident: half of an idle coroutine's memory. Called first
 /// thing on the stack, from `near_top`, an address in the body's first
-/// frame: the frames above it are a few hundred bytes (the boxed body is a
-/// couple of words), so the page above it is the stack's top, and the
-/// bottom is `size` below. The page is released only if it is resident and
+/// frame: the frames above it are about 1.2 KiB (the crate's own frames
+/// and the body, which `spawn` keeps in place only up to 128 bytes), so the
+/// page above it is the stack's top, and the bottom is `size` below. The page is released only if it is resident and
 /// holds the sentinel, which proves the arithmetic; otherwise nothing
 /// happens and the page stays, as it would have anyway. Returns the
 /// bottom it released, or 0: the crate checks the sentinel when the stack
@@ -226,9 +226,17 @@ impl Coroutine {
     ///
     /// Fails with `ErrorKind::OutOfMemory` when the kernel refuses the
     /// mapping, which on Linux usually means `vm.max_map_count` is reached.
-    pub(crate) fn new<F>(stack_size: usize, tag: *mut u8, body: F) -> io::Result<Coroutine>
+    ///
+    /// # Safety
+    /// Everything `body` borrows must outlive its run: the coroutine must
+    /// finish (or never run again) before `'a` ends.
+    pub(crate) unsafe fn new<'a, F>(
+        stack_size: usize,
+        tag: *mut u8,
+        body: F,
+    ) -> io::Result<Coroutine>
     where
-        F: FnOnce() + Send + 'static,
+        F: FnOnce() + Send + 'a,
     {
         let words = stack_size / std::mem::size_of::<usize>();
         if MAPPED_STACKS.fetch_add(1, Ordering::Relaxed) >= stack_budget() {
@@ -239,10 +247,15 @@ impl Coroutine {
         let body = noting_top(body, Some(words * std::mem::size_of::<usize>()));
         let made = panic::catch_unwind(AssertUnwindSafe(|| Gn::<()>::new_opt(words, body)));
         SILENCE_PANICS.with(|s| s.set(false));
-        let mut co_gen = made.map_err(|_| {
+        let co_gen: Generator<'a, (), ()> = made.map_err(|_| {
             MAPPED_STACKS.fetch_sub(1, Ordering::Relaxed);
             stack_error(stack_size)
         })?;
+        // SAFETY: only the lifetime changes; the caller keeps `'a`'s
+        // borrows alive for as long as the body can run.
+        let mut co_gen = unsafe {
+            std::mem::transmute::<Generator<'a, (), ()>, Generator<'static, (), ()>>(co_gen)
+        };
         // A non-null local pointer makes the generator a coroutine: a panic
         // in it stays in it instead of propagating to the resumer.
         co_gen.set_local_data(tag);
@@ -261,12 +274,17 @@ impl Coroutine {
     }
 
     /// Installs a new body on a finished coroutine, reusing its stack.
-    pub(crate) fn reuse<F>(&mut self, tag: *mut u8, body: F)
+    ///
+    /// # Safety
+    /// As [`Coroutine::new`].
+    pub(crate) unsafe fn reuse<'a, F>(&mut self, tag: *mut u8, body: F)
     where
-        F: FnOnce() + Send + 'static,
+        F: FnOnce() + Send + 'a,
     {
         debug_assert!(self.inner.is_done());
-        self.inner.init_code(noting_top(body, None));
+        // SAFETY: only the lifetime changes, as in `new`.
+        let inner = unsafe { &mut *(&raw mut self.inner).cast::<Generator<'a, (), ()>>() };
+        inner.init_code(noting_top(body, None));
         self.inner.set_local_data(tag);
         self.tag = tag;
     }

@@ -93,9 +93,12 @@ struct Entry {
     task: Arc<Task>,
     /// `None` while the coroutine runs (it is taken out to be resumed).
     co: Option<Coroutine>,
-    /// Its coroutine-local values; the body destroys them before it ends,
-    /// so dropping the entry runs no user code.
-    locals: Rc<Locals>,
+    /// Its coroutine-local values, made on first use; the body destroys
+    /// them before it ends, so dropping the entry runs no user code.
+    locals: Option<Rc<Locals>>,
+    /// Set when the body destroyed its locals before it had any: later
+    /// accesses fail, as they would after a destroy.
+    locals_gone: bool,
     /// What it last parked on (for the would-block-forever report).
     waiting_on: &'static str,
 }
@@ -214,16 +217,18 @@ impl Hub {
 
     /// Creates a coroutine running `body` and makes it runnable.
     ///
-    /// `make_body` receives the new task.
-    pub(crate) fn spawn<F>(
+    /// # Safety
+    /// Everything the body borrows must outlive the coroutine (see
+    /// [`Coroutine::new`]).
+    pub(crate) unsafe fn spawn<'a, F>(
         &self,
         name: Option<String>,
         spawned_at: &'static std::panic::Location<'static>,
         stack_size: usize,
-        make_body: impl FnOnce(Arc<Task>) -> F,
+        body: F,
     ) -> io::Result<Arc<Task>>
     where
-        F: FnOnce() + Send + 'static,
+        F: FnOnce() + Send + 'a,
     {
         let slot = self.free_slots.borrow_mut().pop().unwrap_or_else(|| {
             let mut entries = self.entries.borrow_mut();
@@ -238,18 +243,19 @@ impl Hub {
             slot,
         ));
         let tag = Arc::as_ptr(&task) as *mut u8;
-        let body = make_body(task.clone());
         let pooled = self.stacks.borrow_mut().take(stack_size);
         let co = match pooled {
             Some(mut co) => {
-                co.reuse(tag, body);
+                // SAFETY: the caller's promise, passed on.
+                unsafe { co.reuse(tag, body) };
                 co
             }
             None => {
                 // Idle pooled stacks count against the map budget: give
                 // them back before failing for lack of room.
                 while !Coroutine::room_for_one() && self.stacks.borrow_mut().release_one() {}
-                match Coroutine::new(stack_size, tag, body) {
+                // SAFETY: the caller's promise, passed on.
+                match unsafe { Coroutine::new(stack_size, tag, body) } {
                     Ok(co) => co,
                     Err(e) => {
                         self.free_slots.borrow_mut().push(slot);
@@ -264,7 +270,8 @@ impl Hub {
         self.entries.borrow_mut()[slot] = Some(Entry {
             task: task.clone(),
             co: Some(co),
-            locals: Rc::default(),
+            locals: None,
+            locals_gone: false,
             waiting_on: "its start",
         });
         self.live.set(self.live.get() + 1);
@@ -283,11 +290,26 @@ impl Hub {
         })
     }
 
-    /// The coroutine-local values of the running coroutine.
-    pub(crate) fn current_locals(&self) -> Option<Rc<Locals>> {
+    /// The coroutine-local values of the running coroutine, made now if
+    /// it has none and `create` says so; `None` once destroyed.
+    pub(crate) fn current_locals(&self, create: bool) -> Option<Rc<Locals>> {
         let slot = Hub::current_slot()?;
-        let entries = self.entries.borrow();
-        entries.get(slot)?.as_ref().map(|e| e.locals.clone())
+        let mut entries = self.entries.borrow_mut();
+        let entry = entries.get_mut(slot)?.as_mut()?;
+        if entry.locals.is_none() && create && !entry.locals_gone {
+            entry.locals = Some(Rc::default());
+        }
+        entry.locals.clone()
+    }
+
+    /// Marks the running coroutine's locals destroyed when it never had
+    /// any (see [`Entry::locals_gone`]).
+    pub(crate) fn forbid_current_locals(&self) {
+        if let Some(slot) = Hub::current_slot()
+            && let Some(Some(entry)) = self.entries.borrow_mut().get_mut(slot)
+        {
+            entry.locals_gone = true;
+        }
     }
 
     /// Queues the running coroutine behind the others (`yield_now`).

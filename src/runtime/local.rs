@@ -22,7 +22,7 @@ thread_local! {
 pub(crate) fn get_or_init(key: usize, init: &dyn Fn() -> Rc<dyn Any>) -> Option<Rc<dyn Any>> {
     if context::in_coroutine() {
         let hub = Hub::existing()?;
-        let locals = hub.current_locals()?;
+        let locals = hub.current_locals(true)?;
         if locals.destroyed.get() {
             return None;
         }
@@ -61,7 +61,12 @@ const DESTROY_ROUNDS: usize = 8;
 /// Never: a destructor that panics aborts the process, as std aborts when a
 /// TLS destructor panics.
 pub(crate) fn destroy_current() {
-    let Some(locals) = Hub::existing().and_then(|hub| hub.current_locals()) else {
+    let Some(hub) = Hub::existing() else {
+        return;
+    };
+    let Some(locals) = hub.current_locals(false) else {
+        // None were ever made: later accesses fail all the same.
+        hub.forbid_current_locals();
         return;
     };
     for _ in 0..DESTROY_ROUNDS {

@@ -3,10 +3,11 @@
 //! of them before it returns).
 
 use std::any::Any;
+use std::cell::UnsafeCell;
 use std::io as stdio;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind, resume_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::coroutine;
@@ -20,24 +21,46 @@ use super::wait::{self, Signal};
 
 /// A coroutine's result and the event of its end, shared by the coroutine
 /// and its join handles.
-#[derive(Debug)]
 pub(crate) struct Packet<T> {
-    result: Mutex<Option<std::thread::Result<T>>>,
+    /// Written once by the coroutine (before `state` says `STORED`), then
+    /// read by the one taker that wins `state`.
+    result: UnsafeCell<Option<std::thread::Result<T>>>,
+    state: AtomicU8,
     done: Signal,
     scope: Option<Arc<ScopeData>>,
+}
+
+/// [`Packet::state`]: no result yet, a result to take, taken.
+const EMPTY: u8 = 0;
+const STORED: u8 = 1;
+const TAKEN: u8 = 2;
+
+impl<T> std::fmt::Debug for Packet<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Packet")
+            .field("state", &self.state.load(Ordering::Relaxed))
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T> Packet<T> {
     fn new(scope: Option<Arc<ScopeData>>) -> Self {
         Packet {
-            result: Mutex::new(None),
+            result: UnsafeCell::new(None),
+            state: AtomicU8::new(EMPTY),
             done: Signal::new(),
             scope,
         }
     }
 
+    /// Called once, by the coroutine's body.
     fn store(&self, result: std::thread::Result<T>) {
-        *self.result.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+        debug_assert_eq!(self.state.load(Ordering::Relaxed), EMPTY);
+        // SAFETY: nobody reads the slot before `state` says STORED, and only
+        // the body (once) writes it.
+        unsafe { *self.result.get() = Some(result) };
+        self.state.store(STORED, Ordering::Release);
     }
 
     /// Whether the coroutine has ended.
@@ -54,17 +77,24 @@ impl<T> Packet<T> {
         self.done.wait(deadline, what)
     }
 
-    /// Takes the result of an ended coroutine; `None` if already taken.
+    /// Takes the result of an ended coroutine; `None` if already taken (or
+    /// not stored yet).
     pub(crate) fn take(&self) -> Option<std::thread::Result<T>> {
-        self.result.lock().unwrap_or_else(|e| e.into_inner()).take()
+        self.state
+            .compare_exchange(STORED, TAKEN, Ordering::Acquire, Ordering::Relaxed)
+            .ok()?;
+        // SAFETY: winning STORED -> TAKEN makes this the slot's only reader,
+        // after the store (Release/Acquire).
+        unsafe { (*self.result.get()).take() }
     }
 }
 
 // SAFETY: as std's thread packet, whose handles are `Send` and `Sync` for
 // every `T`: a packet is only made by `spawn_unchecked`, which requires
 // `T: Send`, so a packet whose `T` is not `Send` never exists. For
-// `T: Send` the fields (a mutex-guarded result, a `Signal`, a scope's
-// `Arc`) are `Send` and `Sync` already.
+// `T: Send` the result slot is handed between threads once, ordered by
+// `state` (written before STORED, read by the one winner of STORED ->
+// TAKEN); the `Signal` and the scope's `Arc` are `Send` and `Sync`.
 unsafe impl<T> Send for Packet<T> {}
 // SAFETY: as above.
 unsafe impl<T> Sync for Packet<T> {}
@@ -77,7 +107,7 @@ unsafe impl<T> Sync for Packet<T> {}
 /// that drop, because the drop may still use the scope's borrows.
 impl<T> Drop for Packet<T> {
     fn drop(&mut self) {
-        let result = self.result.get_mut().unwrap_or_else(|e| e.into_inner());
+        let result = self.result.get_mut();
         let unhandled_panic = matches!(result, Some(Err(_)));
         if catch_unwind(AssertUnwindSafe(|| *result = None)).is_err() {
             report::abort_with("a coroutine's result panicked on drop");
@@ -88,8 +118,8 @@ impl<T> Drop for Packet<T> {
     }
 }
 
-/// A coroutine body, before its lifetime is erased.
-type Body<'a> = Box<dyn FnOnce(Arc<Task>) + Send + 'a>;
+/// The largest closure a coroutine's stack carries in place, in bytes.
+const INLINE_BODY: usize = 128;
 
 /// What to spawn with.
 #[derive(Debug, Default, Clone)]
@@ -142,22 +172,35 @@ where
     let stack_size = coroutine::effective_stack_size(options.stack_size);
     let packet = Arc::new(Packet::new(scope));
     let theirs = packet.clone();
-    let body: Body<'a> = Box::new(move |task| run_body(task, f, theirs));
-    // SAFETY: only the lifetime changes. The caller guarantees that the
-    // coroutine ends before `'a` does, and the body is consumed on the
-    // coroutine's stack before it ends. A coroutine that never ends (one
-    // left parked when its thread exited) keeps its body and its frames
-    // forever: they are leaked, never dropped.
-    let body = unsafe { std::mem::transmute::<Body<'a>, Body<'static>>(body) };
     // `Location::caller()` must be called here, not passed as a function:
     // the caller's location only flows through `#[track_caller]` calls.
     let spawned_at = match options.spawned_at {
         Some(at) => at,
         None => Location::caller(),
     };
-    let task = hub.spawn(options.name, spawned_at, stack_size, move |task| {
-        move || body(task)
-    })?;
+    // A small closure rides on the coroutine's stack (the `generator` crate
+    // keeps the body at the stack's top); a large one stays boxed, so that
+    // captures never eat into the stack.
+    let task = if size_of::<F>() <= INLINE_BODY {
+        // SAFETY: the caller guarantees that the coroutine ends before `'a`
+        // does; the body is consumed on the coroutine's stack before it
+        // ends. A coroutine that never ends (one left parked when its
+        // thread exited) keeps its body and its frames forever: leaked,
+        // never dropped.
+        unsafe {
+            hub.spawn(options.name, spawned_at, stack_size, move || {
+                run_body(f, theirs)
+            })
+        }
+    } else {
+        let f = Box::new(f);
+        // SAFETY: as above.
+        unsafe {
+            hub.spawn(options.name, spawned_at, stack_size, move || {
+                run_body(f, theirs)
+            })
+        }
+    }?;
     Ok((task, packet))
 }
 
@@ -166,16 +209,15 @@ where
 /// result. Everything that may run user code (the locals' and the result's
 /// `Drop`) runs here, on the coroutine's own stack, where it may block,
 /// spawn, switch or panic like any other code of the coroutine.
-fn run_body<F, T>(task: Arc<Task>, f: F, packet: Arc<Packet<T>>)
+fn run_body<F, T>(f: F, packet: Arc<Packet<T>>)
 where
     F: FnOnce() -> T,
 {
-    let result = if task.take_kill() {
+    let result = if super::context::with_current_task(Task::take_kill) {
         Err(Box::new(Killed) as Box<dyn Any + Send>)
     } else {
         catch_unwind(AssertUnwindSafe(f))
     };
-    drop(task);
     if let Err(payload) = &result
         && coroutine::is_cancellation(&**payload)
     {
@@ -184,13 +226,18 @@ where
     }
     // std's order: store the result, drop the thread's share of the packet
     // (and with it the result, if no handle is left), run the TLS
-    // destructors, and only then let `join` return.
+    // destructors, and only then let `join` return. With no handle left
+    // (one count: ours), nobody can start waiting any more.
     packet.store(result);
-    let weak = Arc::downgrade(&packet);
-    drop(packet);
-    local::destroy_current();
-    if let Some(packet) = weak.upgrade() {
+    if Arc::strong_count(&packet) == 1 {
+        drop(packet);
+        local::destroy_current();
+    } else {
+        local::destroy_current();
         packet.done.notify_all();
+        // A handle dropped meanwhile makes this the last share: the result
+        // nobody took is dropped here, on the coroutine's stack.
+        drop(packet);
     }
 }
 

@@ -5,7 +5,7 @@
 //! that lands between the re-check and the park is kept by the task's state
 //! and makes the park return at once, so none is lost.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -273,11 +273,22 @@ pub(crate) fn yield_now() {
 }
 
 /// A one-shot event: once set it stays set and wakes every waiter.
+///
+/// One word holds the set flag and the first waiter (an `Arc<Task>` as a
+/// raw pointer; tasks are aligned, so the low bits are free): the usual
+/// case, one joiner, costs one compare-and-swap to wait and one swap to
+/// notify. Further waiters queue behind a mutex.
 #[derive(Debug, Default)]
 pub(crate) struct Signal {
-    set: AtomicBool,
-    waiters: Mutex<Vec<Arc<Task>>>,
+    word: AtomicUsize,
+    more: Mutex<Vec<Arc<Task>>>,
 }
+
+/// Set in [`Signal::word`] once the event is set.
+const SIGNAL_SET: usize = 1;
+/// Set in [`Signal::word`] while `more` may hold waiters.
+const SIGNAL_MORE: usize = 2;
+const SIGNAL_FLAGS: usize = SIGNAL_SET | SIGNAL_MORE;
 
 impl Signal {
     pub(crate) fn new() -> Self {
@@ -285,15 +296,24 @@ impl Signal {
     }
 
     pub(crate) fn is_set(&self) -> bool {
-        self.set.load(Ordering::Acquire)
+        self.word.load(Ordering::Acquire) & SIGNAL_SET != 0
     }
 
     /// Sets the event and wakes everyone waiting for it.
     pub(crate) fn notify_all(&self) {
-        self.set.store(true, Ordering::Release);
-        let waiters = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|e| e.into_inner()));
-        for task in waiters {
+        let word = self.word.swap(SIGNAL_SET, Ordering::AcqRel);
+        let first = (word & !SIGNAL_FLAGS) as *const Task;
+        if !first.is_null() {
+            // SAFETY: the word held one strong count of this task, put
+            // there by `register`; the swap moved it to us.
+            let task = unsafe { Arc::from_raw(first) };
             task.wake();
+        }
+        if word & SIGNAL_MORE != 0 {
+            let more = std::mem::take(&mut *self.more.lock().unwrap_or_else(|e| e.into_inner()));
+            for task in more {
+                task.wake();
+            }
         }
     }
 
@@ -307,52 +327,117 @@ impl Signal {
         if self.is_set() {
             return Ok(true);
         }
-        let me = context::current_task();
-        let result = self.wait_registered(&me, deadline, what);
+        let me = context::with_current_task(|t| t as *const Task);
+        let result = self.wait_registered(me, deadline, what);
         if !matches!(result, Ok(true)) {
-            self.forget(&me);
+            self.forget(me);
         }
         result
     }
 
     fn wait_registered(
         &self,
-        me: &Arc<Task>,
+        me: *const Task,
         deadline: Option<Instant>,
         what: &'static str,
     ) -> Result<bool, WouldBlockForever> {
         let _guard = ForgetOnUnwind { signal: self, me };
         loop {
-            self.register(me);
-            if self.is_set() {
+            if self.register_current() {
                 return Ok(true);
             }
             if deadline.is_some_and(|d| d <= Instant::now()) {
                 return Ok(false);
             }
             park(deadline, what)?;
+            if self.is_set() {
+                return Ok(true);
+            }
         }
     }
 
-    /// Adds `task` to the waiters unless it is there already.
-    pub(crate) fn register(&self, task: &Arc<Task>) {
-        let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
-        if !waiters.iter().any(|w| Arc::ptr_eq(w, task)) {
-            waiters.push(task.clone());
+    /// Adds the caller's task to the waiters unless it is there already;
+    /// whether the event is set (then it need not wait).
+    fn register_current(&self) -> bool {
+        let me = context::with_current_task(|t| t as *const Task) as usize;
+        let mut word = self.word.load(Ordering::Acquire);
+        loop {
+            if word & SIGNAL_SET != 0 {
+                return true;
+            }
+            if word & !SIGNAL_FLAGS == me {
+                return false; // already the first waiter
+            }
+            if word & !SIGNAL_FLAGS != 0 {
+                return self.register_more();
+            }
+            let mine = Arc::into_raw(context::current_task()) as usize;
+            debug_assert_eq!(mine & SIGNAL_FLAGS, 0);
+            match self
+                .word
+                .compare_exchange(word, word | mine, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return false,
+                Err(now) => {
+                    // SAFETY: the count taken above, not published.
+                    drop(unsafe { Arc::from_raw(mine as *const Task) });
+                    word = now;
+                }
+            }
         }
     }
 
-    /// Removes `task` from the waiters.
-    pub(crate) fn forget(&self, task: &Arc<Task>) {
-        let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
-        waiters.retain(|w| !Arc::ptr_eq(w, task));
+    /// Registers the caller behind the first waiter.
+    fn register_more(&self) -> bool {
+        let mut more = self.more.lock().unwrap_or_else(|e| e.into_inner());
+        let me = context::with_current_task(|t| t as *const Task);
+        if !more.iter().any(|w| std::ptr::eq(Arc::as_ptr(w), me)) {
+            more.push(context::current_task());
+        }
+        // Under the lock, so that a notifier that sees the flag finds us.
+        let word = self.word.fetch_or(SIGNAL_MORE, Ordering::AcqRel);
+        word & SIGNAL_SET != 0
+    }
+
+    /// Removes the task at `me` from the waiters.
+    fn forget(&self, me: *const Task) {
+        let word = self.word.load(Ordering::Acquire);
+        if word & !SIGNAL_FLAGS == me as usize
+            && self
+                .word
+                .compare_exchange(
+                    word,
+                    word & SIGNAL_FLAGS,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+        {
+            // SAFETY: the word's strong count of our task, taken back.
+            drop(unsafe { Arc::from_raw(me) });
+            return;
+        }
+        if word & SIGNAL_MORE != 0 {
+            let mut more = self.more.lock().unwrap_or_else(|e| e.into_inner());
+            more.retain(|w| !std::ptr::eq(Arc::as_ptr(w), me));
+        }
+    }
+}
+
+impl Drop for Signal {
+    fn drop(&mut self) {
+        let first = (*self.word.get_mut() & !SIGNAL_FLAGS) as *const Task;
+        if !first.is_null() {
+            // SAFETY: the word's strong count, released with the signal.
+            drop(unsafe { Arc::from_raw(first) });
+        }
     }
 }
 
 /// Unregisters a waiter that unwinds out of `Signal::wait` (kill, timeout).
 struct ForgetOnUnwind<'a> {
     signal: &'a Signal,
-    me: &'a Arc<Task>,
+    me: *const Task,
 }
 
 impl Drop for ForgetOnUnwind<'_> {
