@@ -473,12 +473,18 @@ impl WaitQueue {
         self.waiters.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Publishes the queue's length after a change, before the waiter
+    /// Publishes the queue's length after a waiter joined, before it
     /// re-checks its condition. With the fence in [`nobody_waits`], either
     /// the notifier sees the waiter or the waiter sees the change.
     fn publish(&self, waiters: &Waiters) {
-        self.len.store(waiters.len(), Ordering::SeqCst);
+        self.len.store(waiters.len(), Ordering::Relaxed);
         std::sync::atomic::fence(Ordering::SeqCst);
+    }
+
+    /// Publishes the length after waiters left: no waiter re-checks
+    /// anything against it, so the lock's release orders it enough.
+    fn publish_removal(&self, waiters: &Waiters) {
+        self.len.store(waiters.len(), Ordering::Relaxed);
     }
 
     /// Whether the queue is empty, for a notifier that just changed the
@@ -501,17 +507,17 @@ impl WaitQueue {
         if ready() {
             return Ok(true);
         }
-        let me = context::current_task();
+        let me = context::with_current_task(|t| t as *const Task);
         let mut guard = Dequeue {
             queue: self,
-            me: &me,
+            me,
             pass_on: true,
         };
         loop {
             {
                 let mut waiters = self.lock();
-                if !waiters.iter().any(|w| Arc::ptr_eq(w, &me)) {
-                    waiters.push_back(me.clone());
+                if !waiters.iter().any(|w| std::ptr::eq(Arc::as_ptr(w), me)) {
+                    waiters.push_back(context::current_task());
                     self.publish(&waiters);
                 }
             }
@@ -563,7 +569,7 @@ impl WaitQueue {
     ) -> Result<bool, WouldBlockForever> {
         let mut guard = Dequeue {
             queue: self,
-            me,
+            me: Arc::as_ptr(me),
             pass_on: true,
         };
         loop {
@@ -591,7 +597,7 @@ impl WaitQueue {
         let task = {
             let mut waiters = self.lock();
             let task = waiters.pop_front();
-            self.publish(&waiters);
+            self.publish_removal(&waiters);
             task
         };
         if let Some(task) = task {
@@ -607,7 +613,7 @@ impl WaitQueue {
         let tasks = {
             let mut waiters = self.lock();
             let tasks = std::mem::take(&mut *waiters);
-            self.publish(&waiters);
+            self.publish_removal(&waiters);
             tasks
         };
         for task in tasks {
@@ -621,17 +627,21 @@ impl WaitQueue {
 /// (timed out, killed) passes the notification on, so it is not lost.
 struct Dequeue<'a> {
     queue: &'a WaitQueue,
-    me: &'a Arc<Task>,
+    me: *const Task,
     pass_on: bool,
 }
 
 impl Drop for Dequeue<'_> {
     fn drop(&mut self) {
-        let was_queued = {
+        // An empty queue cannot hold us: only we queue ourselves, and a
+        // length of 0 published after our push means a notify took us
+        // off. The common end of a wait (notified, then ready) skips the
+        // lock.
+        let was_queued = self.queue.len.load(Ordering::Relaxed) != 0 && {
             let mut waiters = self.queue.lock();
             let before = waiters.len();
-            waiters.retain(|w| !Arc::ptr_eq(w, self.me));
-            self.queue.publish(&waiters);
+            waiters.retain(|w| !std::ptr::eq(Arc::as_ptr(w), self.me));
+            self.queue.publish_removal(&waiters);
             waiters.len() != before
         };
         if self.pass_on && !was_queued {
