@@ -3,18 +3,22 @@
 //! worker. Each server runs in a child process pinned to CPU 0; a mio load
 //! generator pinned to CPU 1 drives it.
 //!
-//! Reports messages per second, p99 round-trip latency, server syscalls per
-//! message (`perf stat -e raw_syscalls:sys_enter`, when perf is available)
-//! and the server's peak RSS, with ratios to tokio.
+//! Reports messages per second, p99 round-trip latency, the server's CPU
+//! time per message and its efficiency (messages per CPU second) against
+//! tokio's, server syscalls per message (`perf stat -e
+//! raw_syscalls:sys_enter`, when perf is available) and the server's peak
+//! RSS. Then a connect storm: 5,000 connections, 50 at a time, each
+//! connecting, echoing one 64-byte message and closing; per connection the
+//! server's CPU time and syscalls.
 //!
 //! Run: `cargo bench --bench echo` (`-- --quick` for 1-second runs).
 
 mod common;
-use common::peak_rss_kib;
+use common::{cpu_micros, peak_rss_kib};
 
 use std::io::{self, BufRead, Read, Write};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SERVERS: [&str; 4] = ["greenstd", "std", "tokio", "may"];
 
@@ -65,50 +69,105 @@ fn main() {
     pin_to_cpu(1);
     let configs = [(1, 64), (100, 64), (1000, 64), (100, 16 * 1024)];
     println!(
-        "| connections x message | server | msgs/s | p99 latency | syscalls/msg | peak RSS | msgs/s vs tokio |"
+        "| connections x message | server | msgs/s | p99 latency | server CPU/msg | CPU efficiency vs tokio | syscalls/msg | peak RSS | msgs/s vs tokio |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (conns, size) in configs {
         let results: Vec<_> = SERVERS
             .iter()
-            .map(|server| (*server, run(server, conns, size, duration, perf)))
+            .map(|server| {
+                (
+                    *server,
+                    run(
+                        server,
+                        Load::Echo {
+                            conns,
+                            size,
+                            duration,
+                        },
+                        perf,
+                    ),
+                )
+            })
             .collect();
-        let tokio_rate = results
+        let tokio = results
             .iter()
             .find(|(s, _)| *s == "tokio")
             .and_then(|(_, r)| r.as_ref().ok())
-            .map(|r| r.rate);
+            .map(|r| (r.rate, r.cpu_per_unit));
         for (server, result) in results {
             match result {
                 Ok(r) => println!(
-                    "| {conns} x {size} B | {server} | {:.0} | {:.0} µs | {} | {} MiB | {} |",
+                    "| {conns} x {size} B | {server} | {:.0} | {:.0} µs | {:.2} µs | {} | {} | {} MiB | {} |",
                     r.rate,
                     r.p99.as_secs_f64() * 1e6,
-                    r.syscalls_per_msg
+                    r.cpu_per_unit,
+                    tokio.map_or("-".into(), |(_, cpu)| format!(
+                        "{:.2}",
+                        cpu / r.cpu_per_unit
+                    )),
+                    r.syscalls_per_unit
                         .map_or("n/a".into(), |s| format!("{s:.2}")),
                     r.peak_rss_kib / 1024,
-                    tokio_rate.map_or("-".into(), |t| format!("{:.2}x", r.rate / t)),
+                    tokio.map_or("-".into(), |(t, _)| format!("{:.2}x", r.rate / t)),
                 ),
-                Err(e) => println!("| {conns} x {size} B | {server} | failed: {e} | | | | |"),
+                Err(e) => println!("| {conns} x {size} B | {server} | failed: {e} | | | | | | |"),
             }
+        }
+    }
+    let (total, at_once) = if quick { (1_000, 50) } else { (5_000, 50) };
+    println!();
+    println!(
+        "| connect storm ({total} connections, {at_once} at a time) | server | connections/s | server CPU/connection | CPU efficiency vs tokio | syscalls/connection |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let results: Vec<_> = SERVERS
+        .iter()
+        .map(|server| (*server, run(server, Load::Storm { total, at_once }, perf)))
+        .collect();
+    let tokio_cpu = results
+        .iter()
+        .find(|(s, _)| *s == "tokio")
+        .and_then(|(_, r)| r.as_ref().ok())
+        .map(|r| r.cpu_per_unit);
+    for (server, result) in results {
+        match result {
+            Ok(r) => println!(
+                "| connect, echo 64 B, close | {server} | {:.0} | {:.1} µs | {} | {} |",
+                r.rate,
+                r.cpu_per_unit,
+                tokio_cpu.map_or("-".into(), |t| format!("{:.2}", t / r.cpu_per_unit)),
+                r.syscalls_per_unit
+                    .map_or("n/a".into(), |s| format!("{s:.1}")),
+            ),
+            Err(e) => println!("| connect storm | {server} | failed: {e} | | | |"),
         }
     }
 }
 
+/// What the load generator does.
+#[derive(Clone, Copy)]
+enum Load {
+    /// `conns` connections echo `size`-byte messages for `duration`.
+    Echo {
+        conns: usize,
+        size: usize,
+        duration: Duration,
+    },
+    /// `total` connections, `at_once` at a time: connect, echo, close.
+    Storm { total: usize, at_once: usize },
+}
+
+/// Per unit: a message (echo) or a connection (storm).
 struct Outcome {
     rate: f64,
     p99: Duration,
-    syscalls_per_msg: Option<f64>,
+    cpu_per_unit: f64,
+    syscalls_per_unit: Option<f64>,
     peak_rss_kib: u64,
 }
 
-fn run(
-    server: &str,
-    conns: usize,
-    size: usize,
-    duration: Duration,
-    perf: bool,
-) -> io::Result<Outcome> {
+fn run(server: &str, what: Load, perf: bool) -> io::Result<Outcome> {
     let exe = std::env::current_exe()?;
     let perf_out = std::env::temp_dir().join(format!("greenstd-echo-perf-{}", std::process::id()));
     let mut cmd = if perf {
@@ -133,13 +192,23 @@ fn run(
         .trim()
         .parse()
         .map_err(io::Error::other)?;
-    let before = Instant::now();
-    let load = load::generate(port, conns, size, duration);
+    let load = match what {
+        Load::Echo {
+            conns,
+            size,
+            duration,
+        } => load::generate(port, conns, size, duration),
+        Load::Storm { total, at_once } => load::storm(port, total, at_once),
+    };
     drop(child.stdin.take()); // EOF: the server reports and exits
-    let rss_line = lines.next().transpose()?.unwrap_or_default();
+    // The server's last line: its peak RSS (KiB) and CPU time (µs).
+    let report = lines.next().transpose()?.unwrap_or_default();
     child.wait()?;
     let load = load?;
-    let _ = before;
+    let mut report = report
+        .split_whitespace()
+        .map(|v| v.parse::<u64>().unwrap_or(0));
+    let (peak_rss_kib, cpu) = (report.next().unwrap_or(0), report.next().unwrap_or(0));
     let syscalls = if perf {
         std::fs::read_to_string(&perf_out)
             .ok()
@@ -157,8 +226,9 @@ fn run(
     Ok(Outcome {
         rate: load.messages as f64 / load.elapsed.as_secs_f64(),
         p99: load.p99,
-        syscalls_per_msg: syscalls,
-        peak_rss_kib: rss_line.trim().parse().unwrap_or(0),
+        cpu_per_unit: cpu as f64 / load.messages.max(1) as f64,
+        syscalls_per_unit: syscalls,
+        peak_rss_kib,
     })
 }
 
@@ -168,7 +238,7 @@ fn serve(server: &str) {
     std::thread::spawn(|| {
         let mut sink = Vec::new();
         let _ = io::stdin().read_to_end(&mut sink);
-        println!("{}", peak_rss_kib());
+        println!("{} {}", peak_rss_kib(), cpu_micros());
         let _ = io::stdout().flush();
         std::process::exit(0);
     });
@@ -338,6 +408,10 @@ mod load {
             }
         }
         let elapsed = start.map_or(Duration::ZERO, |s| s.elapsed());
+        report(messages, elapsed, latencies)
+    }
+
+    fn report(messages: u64, elapsed: Duration, mut latencies: Vec<u32>) -> io::Result<Report> {
         latencies.sort_unstable();
         let p99 = latencies
             .get(latencies.len().saturating_mul(99) / 100)
@@ -348,5 +422,93 @@ mod load {
             elapsed,
             p99: Duration::from_micros(u64::from(p99)),
         })
+    }
+
+    /// `total` connections, `at_once` in flight: each connects, writes a
+    /// 64-byte message, reads the echo, and closes; a finished one makes
+    /// room for the next. `messages` counts connections.
+    pub fn storm(port: u16, total: usize, at_once: usize) -> io::Result<Report> {
+        const SIZE: usize = 64;
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut poll = Poll::new()?;
+        let mut events = Events::with_capacity(1024);
+        let message = [b'x'; SIZE];
+        let mut buf = [0u8; SIZE];
+        let mut slots: Vec<Option<Conn>> = (0..at_once).map(|_| None).collect();
+        let mut started = 0;
+        let mut done = 0u64;
+        let mut latencies = Vec::with_capacity(total);
+        let start = Instant::now();
+        let limit = Duration::from_secs(120);
+        let open = |poll: &Poll, i: usize| -> io::Result<Conn> {
+            let mut stream = TcpStream::connect(addr)?;
+            poll.registry().register(
+                &mut stream,
+                Token(i),
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+            Ok(Conn {
+                stream,
+                written: 0,
+                read: 0,
+                started: Instant::now(),
+                connected: false,
+            })
+        };
+        for (i, slot) in slots.iter_mut().enumerate().take(total) {
+            *slot = Some(open(&poll, i)?);
+            started += 1;
+        }
+        while (done as usize) < total {
+            if start.elapsed() > limit {
+                return Err(io::Error::other("connect storm took over 2 minutes"));
+            }
+            poll.poll(&mut events, Some(Duration::from_millis(100)))?;
+            for event in events.iter() {
+                let i = event.token().0;
+                let Some(c) = slots[i].as_mut() else { continue };
+                if !c.connected {
+                    if c.stream.peer_addr().is_err() {
+                        continue;
+                    }
+                    c.connected = true;
+                }
+                let mut finished = false;
+                loop {
+                    if c.written < SIZE {
+                        match c.stream.write(&message[c.written..]) {
+                            Ok(n) => c.written += n,
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                            Err(e) => return Err(e),
+                        }
+                        continue;
+                    }
+                    match c.stream.read(&mut buf[..SIZE - c.read]) {
+                        Ok(0) => return Err(io::Error::other("server closed early")),
+                        Ok(n) => {
+                            c.read += n;
+                            if c.read == SIZE {
+                                finished = true;
+                                break;
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                        Err(e) => return Err(e),
+                    }
+                }
+                if finished {
+                    latencies.push(c.started.elapsed().as_micros() as u32);
+                    done += 1;
+                    let mut old = slots[i].take().expect("in flight");
+                    poll.registry().deregister(&mut old.stream)?;
+                    drop(old);
+                    if started < total {
+                        slots[i] = Some(open(&poll, i)?);
+                        started += 1;
+                    }
+                }
+            }
+        }
+        report(done, start.elapsed(), latencies)
     }
 }

@@ -55,6 +55,17 @@ impl<S: AsFd> Evented<S> {
         })
     }
 
+    /// Takes a std socket that is already non-blocking at the OS level (made
+    /// with `SOCK_NONBLOCK`, accepted with `accept4`): no syscall.
+    pub(crate) fn new_nonblocking(inner: S) -> Self {
+        debug_assert!(socket2::SockRef::from(&inner).nonblocking().unwrap_or(true));
+        Evented {
+            registration: Registration::new(inner.as_fd().as_raw_fd()),
+            inner,
+            settings: Arc::default(),
+        }
+    }
+
     /// Wraps `inner`, a new fd for the same socket as `original`'s, sharing
     /// its settings (`try_clone`).
     pub(crate) fn clone_of(original: &Self, inner: S) -> io::Result<Self> {

@@ -87,21 +87,35 @@ fn listen(addr: &SocketAddr) -> io::Result<std::net::TcpListener> {
     Ok(socket.into())
 }
 
+/// std's `accept`, with the new socket non-blocking from the start: std
+/// accepts with `SOCK_CLOEXEC` alone, and greenstd would then need two
+/// `fcntl` calls per connection.
+fn accept_nonblocking(
+    listener: &std::net::TcpListener,
+) -> io::Result<(std::net::TcpStream, SocketAddr)> {
+    use std::os::fd::AsRawFd;
+    let (fd, peer) = crate::sys::accept_nonblocking(listener.as_raw_fd())?;
+    let peer = peer
+        .as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not an IP peer"))?;
+    Ok((std::net::TcpStream::from(fd), peer))
+}
+
 /// Connects one address, waiting at most until `deadline`.
 fn connect_addr(addr: &SocketAddr, deadline: Option<Instant>) -> io::Result<TcpStream> {
+    // Non-blocking from its creation (`SOCK_NONBLOCK`): no `fcntl` later.
     let socket = Socket::new(
         Domain::for_address(*addr),
-        Type::STREAM,
+        Type::STREAM.nonblocking(),
         Some(Protocol::TCP),
     )?;
-    socket.set_nonblocking(true)?;
     let in_progress = match socket.connect(&(*addr).into()) {
         Ok(()) => false,
         Err(e) if crate::sys::is_connect_in_progress(&e) => true,
         Err(e) => return Err(e),
     };
     let stream = TcpStream {
-        inner: Evented::new(std::net::TcpStream::from(socket))?,
+        inner: Evented::new_nonblocking(std::net::TcpStream::from(socket)),
     };
     if in_progress {
         let connected = stream.inner.wait_until(Direction::Write, deadline, |s| {
@@ -286,10 +300,10 @@ impl TcpListener {
     /// # Errors
     /// As std; `WouldBlock` in non-blocking mode with no connection ready.
     pub fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
-        let (stream, addr) = self.inner.read(|l| l.accept())?;
+        let (stream, addr) = self.inner.read(accept_nonblocking)?;
         Ok((
             TcpStream {
-                inner: Evented::new(stream)?,
+                inner: Evented::new_nonblocking(stream),
             },
             addr,
         ))

@@ -247,10 +247,12 @@ pub(crate) fn wait_any(
                 return Ok(true);
             }
             if state.link.as_ref().is_none_or(|l| l.hub_id != hub.id()) {
+                // No retry needed: registering an fd edge-triggered reports
+                // the readiness it already has at the next poll, so a state
+                // that held before is not missed (and a retry would cost a
+                // syscall that fails with `WouldBlock` whenever the fd is
+                // not ready yet, the usual case).
                 reg.link_to(&hub, &mut state)?;
-                // The new registration may have missed a state that
-                // already holds: let the caller retry once.
-                return Ok(true);
             }
             if !state.waiters[dir].iter().any(|t| Arc::ptr_eq(t, &me)) {
                 state.waiters[dir].push(me.clone());

@@ -114,12 +114,22 @@ pub(crate) struct Task {
     /// the internal wake-ups so that runtime waits never consume it.
     token: AtomicBool,
     kill: AtomicU8,
+    /// Whether `extras` holds armed timeouts: the one word of them the
+    /// wait path reads.
+    has_timeouts: AtomicBool,
+    /// What only the gevent API arms on a task, made on first use: most
+    /// tasks never need it, and a spawn does not pay for it.
+    extras: OnceLock<Box<Extras>>,
+}
+
+/// The state gevent's API keeps on a task (see [`Task::extras`]).
+#[derive(Debug, Default)]
+struct Extras {
     /// Set by a greenlet `switch()` aimed at this task.
     switched: AtomicBool,
-    /// gevent `Timeout`s armed by this task; touched by its own thread only,
-    /// behind a mutex because the task is shared.
+    /// gevent `Timeout`s armed by this task; touched by its own thread
+    /// only, behind a mutex because the task is shared.
     timeouts: Mutex<Vec<ArmedTimeout>>,
-    has_timeouts: AtomicBool,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -165,9 +175,8 @@ impl Task {
             state: AtomicU8::new(RUNNING),
             token: AtomicBool::new(false),
             kill: AtomicU8::new(KILL_NONE),
-            switched: AtomicBool::new(false),
-            timeouts: Mutex::new(Vec::new()),
             has_timeouts: AtomicBool::new(false),
+            extras: OnceLock::new(),
         }
     }
 
@@ -373,27 +382,40 @@ impl Task {
                 .is_ok()
     }
 
+    fn extras(&self) -> &Extras {
+        self.extras.get_or_init(Box::default)
+    }
+
     /// A greenlet `switch()` to this task: flag it, then wake it.
     pub(crate) fn switch_to(self: &Arc<Self>) {
-        self.switched.store(true, Ordering::Release);
+        self.extras().switched.store(true, Ordering::Release);
         self.wake();
     }
 
     /// Takes the flag set by a `switch()` to this task.
     pub(crate) fn take_switched(&self) -> bool {
-        self.switched.swap(false, Ordering::Acquire)
+        self.extras
+            .get()
+            .is_some_and(|e| e.switched.swap(false, Ordering::Acquire))
     }
 
     /// Arms a gevent-style timeout on this task.
     pub(crate) fn arm_timeout(&self, timeout: ArmedTimeout) {
-        let mut list = self.timeouts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut list = self
+            .extras()
+            .timeouts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         list.push(timeout);
         self.has_timeouts.store(true, Ordering::Release);
     }
 
     /// Disarms the timeout `id`, if still armed.
     pub(crate) fn disarm_timeout(&self, id: u64) {
-        let mut list = self.timeouts.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(extras) = self.extras.get() else {
+            return;
+        };
+        let mut list = extras.timeouts.lock().unwrap_or_else(|e| e.into_inner());
         list.retain(|t| t.id != id);
         self.has_timeouts.store(!list.is_empty(), Ordering::Release);
     }
@@ -409,7 +431,12 @@ impl Task {
 
     #[cold]
     fn earliest_armed(&self) -> Option<ArmedTimeout> {
-        let list = self.timeouts.lock().unwrap_or_else(|e| e.into_inner());
+        let list = self
+            .extras
+            .get()?
+            .timeouts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         list.iter().min_by_key(|t| t.deadline).copied()
     }
 

@@ -18,6 +18,26 @@ pub(crate) fn os_thread_count() -> Option<usize> {
     }
 }
 
+/// `accept4(fd, SOCK_NONBLOCK | SOCK_CLOEXEC)`: the new socket, already
+/// non-blocking, and the peer's address.
+pub(crate) fn accept_nonblocking(
+    fd: RawFd,
+) -> io::Result<(std::os::fd::OwnedFd, socket2::SockAddr)> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: `try_init` hands accept4 a zeroed storage and its length to
+    // fill; on success the returned fd is a new socket that nothing else
+    // owns.
+    unsafe {
+        socket2::SockAddr::try_init(|storage, len| {
+            let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+            match libc::accept4(fd, storage.cast(), len, flags) {
+                -1 => Err(io::Error::last_os_error()),
+                new => Ok(std::os::fd::OwnedFd::from_raw_fd(new)),
+            }
+        })
+    }
+}
+
 /// Waits on one fd alone with `poll(2)`: the path of a thread that has no
 /// coroutines. Returns `Ok(true)` when the fd is (or may be) ready and
 /// `Ok(false)` when `deadline` passed first.
