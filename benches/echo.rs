@@ -11,10 +11,33 @@
 //! connecting, echoing one 64-byte message and closing; per connection the
 //! server's CPU time and syscalls.
 //!
-//! Run: `cargo bench --bench echo` (`-- --quick` for 1-second runs).
+//! Run: `cargo bench --bench echo` (`-- --quick` for 1-second runs). To
+//! profile one server: run the bench binary with `--serve NAME` (it prints
+//! its port and pid), then again with `--load PORT CONNECTIONS SIZE SECONDS`.
 
 mod common;
-use common::{cpu_micros, peak_rss_kib};
+use common::peak_rss_kib;
+
+/// The CPU time (user + system) process `pid` has used, in microseconds,
+/// from `/proc` (clock-tick resolution); 0 if unknown.
+fn process_cpu_micros(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // The fields after the command name (which may hold spaces).
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime: fields 14 and 15 of the line, 12 and 13 after it.
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    (ticks(11) + ticks(12)) * 1_000_000 / hz
+}
 
 use std::io::{self, BufRead, Read, Write};
 use std::process::{Command, Stdio};
@@ -28,7 +51,11 @@ macro_rules! std_style_echo_server {
     ($net:path, $spawn:expr) => {{
         use $net as net;
         let listener = net::TcpListener::bind("127.0.0.1:0").unwrap();
-        println!("{}", listener.local_addr().unwrap().port());
+        println!(
+            "{} {}",
+            listener.local_addr().unwrap().port(),
+            std::process::id()
+        );
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
             ($spawn)(move || {
@@ -52,6 +79,20 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--serve") {
         serve(&args[i + 1]);
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--load") {
+        // For profiling a server started alone with `--serve NAME`:
+        // `--load PORT CONNECTIONS SIZE SECONDS` drives it and prints msgs/s.
+        let arg = |k: usize| {
+            args.get(i + k)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        let secs = Duration::from_secs(arg(4).max(1));
+        let r = load::generate(arg(1) as u16, arg(2) as usize, arg(3) as usize, secs, &|| 0)
+            .expect("load");
+        println!("{:.0} msgs/s", r.messages as f64 / r.elapsed.as_secs_f64());
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
@@ -186,29 +227,36 @@ fn run(server: &str, what: Load, perf: bool) -> io::Result<Outcome> {
         .stdout(Stdio::piped())
         .spawn()?;
     let mut lines = io::BufReader::new(child.stdout.take().expect("piped")).lines();
-    let port: u16 = lines
+    let first = lines
         .next()
-        .ok_or_else(|| io::Error::other("server printed no port"))??
-        .trim()
+        .ok_or_else(|| io::Error::other("server printed no port"))??;
+    let mut first = first.split_whitespace();
+    let port: u16 = first
+        .next()
+        .unwrap_or_default()
         .parse()
         .map_err(io::Error::other)?;
+    let pid: u32 = first
+        .next()
+        .unwrap_or_default()
+        .parse()
+        .map_err(io::Error::other)?;
+    let cpu = || process_cpu_micros(pid);
     let load = match what {
         Load::Echo {
             conns,
             size,
             duration,
-        } => load::generate(port, conns, size, duration),
-        Load::Storm { total, at_once } => load::storm(port, total, at_once),
+        } => load::generate(port, conns, size, duration, &cpu),
+        Load::Storm { total, at_once } => load::storm(port, total, at_once, &cpu),
     };
     drop(child.stdin.take()); // EOF: the server reports and exits
-    // The server's last line: its peak RSS (KiB) and CPU time (µs).
+    // The server's last line: its peak RSS (KiB).
     let report = lines.next().transpose()?.unwrap_or_default();
     child.wait()?;
     let load = load?;
-    let mut report = report
-        .split_whitespace()
-        .map(|v| v.parse::<u64>().unwrap_or(0));
-    let (peak_rss_kib, cpu) = (report.next().unwrap_or(0), report.next().unwrap_or(0));
+    let peak_rss_kib = report.trim().parse().unwrap_or(0);
+    let cpu = load.cpu_micros;
     let syscalls = if perf {
         std::fs::read_to_string(&perf_out)
             .ok()
@@ -238,7 +286,7 @@ fn serve(server: &str) {
     std::thread::spawn(|| {
         let mut sink = Vec::new();
         let _ = io::stdin().read_to_end(&mut sink);
-        println!("{} {}", peak_rss_kib(), cpu_micros());
+        println!("{}", peak_rss_kib());
         let _ = io::stdout().flush();
         std::process::exit(0);
     });
@@ -265,7 +313,11 @@ fn tokio_server() {
         .unwrap();
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        println!("{}", listener.local_addr().unwrap().port());
+        println!(
+            "{} {}",
+            listener.local_addr().unwrap().port(),
+            std::process::id()
+        );
         loop {
             let Ok((mut stream, _)) = listener.accept().await else {
                 continue;
@@ -311,6 +363,8 @@ mod load {
         pub messages: u64,
         pub elapsed: Duration,
         pub p99: Duration,
+        /// The server's CPU time over the measured window.
+        pub cpu_micros: u64,
     }
 
     struct Conn {
@@ -326,6 +380,7 @@ mod load {
         conns: usize,
         size: usize,
         duration: Duration,
+        cpu: &dyn Fn() -> u64,
     ) -> io::Result<Report> {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut poll = Poll::new()?;
@@ -354,12 +409,14 @@ mod load {
         let mut latencies: Vec<u32> = Vec::with_capacity(1 << 20);
         let mut messages = 0u64;
         let mut start = None;
+        let mut cpu_at_start = 0;
         let deadline_after_connect = duration;
         loop {
             poll.poll(&mut events, Some(Duration::from_millis(100)))?;
             let now = Instant::now();
             if start.is_none() && all.iter().all(|c| c.connected) {
                 start = Some(now);
+                cpu_at_start = cpu();
                 latencies.clear();
                 messages = 0;
             }
@@ -408,10 +465,16 @@ mod load {
             }
         }
         let elapsed = start.map_or(Duration::ZERO, |s| s.elapsed());
-        report(messages, elapsed, latencies)
+        let cpu_micros = cpu().saturating_sub(cpu_at_start);
+        report(messages, elapsed, latencies, cpu_micros)
     }
 
-    fn report(messages: u64, elapsed: Duration, mut latencies: Vec<u32>) -> io::Result<Report> {
+    fn report(
+        messages: u64,
+        elapsed: Duration,
+        mut latencies: Vec<u32>,
+        cpu_micros: u64,
+    ) -> io::Result<Report> {
         latencies.sort_unstable();
         let p99 = latencies
             .get(latencies.len().saturating_mul(99) / 100)
@@ -421,13 +484,19 @@ mod load {
             messages,
             elapsed,
             p99: Duration::from_micros(u64::from(p99)),
+            cpu_micros,
         })
     }
 
     /// `total` connections, `at_once` in flight: each connects, writes a
     /// 64-byte message, reads the echo, and closes; a finished one makes
     /// room for the next. `messages` counts connections.
-    pub fn storm(port: u16, total: usize, at_once: usize) -> io::Result<Report> {
+    pub fn storm(
+        port: u16,
+        total: usize,
+        at_once: usize,
+        cpu: &dyn Fn() -> u64,
+    ) -> io::Result<Report> {
         const SIZE: usize = 64;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut poll = Poll::new()?;
@@ -439,6 +508,7 @@ mod load {
         let mut done = 0u64;
         let mut latencies = Vec::with_capacity(total);
         let start = Instant::now();
+        let cpu_at_start = cpu();
         let limit = Duration::from_secs(120);
         let open = |poll: &Poll, i: usize| -> io::Result<Conn> {
             let mut stream = TcpStream::connect(addr)?;
@@ -509,6 +579,7 @@ mod load {
                 }
             }
         }
-        report(done, start.elapsed(), latencies)
+        let elapsed = start.elapsed();
+        report(done, elapsed, latencies, cpu().saturating_sub(cpu_at_start))
     }
 }

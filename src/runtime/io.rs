@@ -226,19 +226,19 @@ pub(crate) fn wait_any(
     what: &'static str,
 ) -> io::Result<bool> {
     let hub = Hub::get()?;
-    let me = context::current_task();
-    struct UnregisterAll<'a>(&'a [(&'a Registration, Direction, u64)], &'a Arc<Task>);
+    let me = context::with_current_task(|t| t as *const Task);
+    struct UnregisterAll<'a>(&'a [(&'a Registration, Direction, u64)], *const Task);
     impl Drop for UnregisterAll<'_> {
         fn drop(&mut self) {
             for (reg, ..) in self.0 {
                 let mut state = reg.shared.lock();
                 for list in &mut state.waiters {
-                    list.retain(|t| !Arc::ptr_eq(t, self.1));
+                    list.retain(|t| !std::ptr::eq(Arc::as_ptr(t), self.1));
                 }
             }
         }
     }
-    let _unregister = UnregisterAll(waits, &me);
+    let _unregister = UnregisterAll(waits, me);
     loop {
         for (reg, direction, tick) in waits {
             let dir = direction.index();
@@ -254,8 +254,11 @@ pub(crate) fn wait_any(
                 // not ready yet, the usual case).
                 reg.link_to(&hub, &mut state)?;
             }
-            if !state.waiters[dir].iter().any(|t| Arc::ptr_eq(t, &me)) {
-                state.waiters[dir].push(me.clone());
+            if !state.waiters[dir]
+                .iter()
+                .any(|t| std::ptr::eq(Arc::as_ptr(t), me))
+            {
+                state.waiters[dir].push(context::current_task());
             }
         }
         if deadline.is_some_and(|d| d <= Instant::now()) {

@@ -83,19 +83,19 @@ impl Shared {
         if write_closed {
             self.closed[1].store(true, Ordering::Release);
         }
-        let woken = {
-            let mut state = self.lock();
-            let mut woken = Vec::new();
-            for (dir, hit) in [(0, read), (1, write)] {
-                if hit {
-                    self.ticks[dir].fetch_add(1, Ordering::AcqRel);
-                    woken.append(&mut state.waiters[dir]);
+        let mut state = self.lock();
+        for (dir, hit) in [(0, read), (1, write)] {
+            if hit {
+                // Only changed with `state` locked: a load and a store.
+                let tick = self.ticks[dir].load(Ordering::Relaxed);
+                self.ticks[dir].store(tick.wrapping_add(1), Ordering::Release);
+                // Woken under the lock, which keeps the list's allocation:
+                // a wake-up takes no lock of its own that could be held
+                // while this one is wanted (a local one takes none at all).
+                for task in state.waiters[dir].drain(..) {
+                    task.wake();
                 }
             }
-            woken
-        };
-        for task in woken {
-            task.wake();
         }
     }
 }
