@@ -7,7 +7,7 @@
 //! Run: `cargo bench --bench runtime` (add `-- --quick` for smaller counts).
 
 mod common;
-use common::peak_rss_kib;
+use common::{peak_rss_kib, rss_kib};
 
 use std::process::Command;
 use std::sync::Arc;
@@ -54,6 +54,12 @@ fn main() {
         let (case, runtime) = (&args[i + 1], &args[i + 2]);
         let elapsed = run_case(case, runtime, &sizes(quick));
         println!("{} {}", elapsed.as_nanos(), peak_rss_kib());
+        return;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--idle") {
+        let (runtime, n) = (&args[i + 1], args[i + 2].parse().expect("a count"));
+        let (made, kib, took) = idle_case(runtime, n);
+        println!("{made} {kib} {}", took.as_nanos());
         return;
     }
     let s = sizes(quick);
@@ -115,6 +121,211 @@ fn main() {
         }
     }
     plain_tcp_table(quick);
+    idle_table(quick);
+}
+
+/// Resident memory per parked task, and how many can be parked at once.
+fn idle_table(quick: bool) {
+    let n = if quick { 2_000 } else { 10_000 };
+    println!();
+    println!("| {n} parked tasks | runtime | made | resident memory per task | vs tokio |");
+    println!("|---|---|---|---|---|");
+    let results: Vec<_> = RUNTIMES.iter().map(|rt| (*rt, idle_child(rt, n))).collect();
+    let tokio = results
+        .iter()
+        .find(|(rt, _)| *rt == "tokio")
+        .and_then(|(_, r)| *r)
+        .map(|(_, kib, _)| kib);
+    for (rt, result) in &results {
+        match result {
+            Some((made, kib, _)) => println!(
+                "| parked, waiting to be woken | {rt} | {made} | {kib:.2} KiB | {} |",
+                tokio.map_or("-".into(), |t| format!("{:.1}x", kib / t))
+            ),
+            None => println!("| parked, waiting to be woken | {rt} | failed | - | - |"),
+        }
+    }
+    // A million coroutines need two memory maps each: raise the kernel's
+    // limit for the run when allowed (root), and put it back afterwards.
+    let million = if quick { 100_000 } else { 1_000_000 };
+    let limit_path = "/proc/sys/vm/max_map_count";
+    let old_limit = std::fs::read_to_string(limit_path).ok();
+    let wanted = million * 2 + 100_000;
+    let raised = old_limit
+        .as_deref()
+        .and_then(|l| l.trim().parse::<usize>().ok())
+        .is_some_and(|old| old >= wanted || std::fs::write(limit_path, wanted.to_string()).is_ok());
+    println!();
+    println!(
+        "| {million} parked at once | runtime | made | time to make | resident memory | per task |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for rt in ["greenstd", "tokio"] {
+        match idle_child(rt, million) {
+            Some((made, kib, took)) => println!(
+                "| parked at once{} | {rt} | {made} | {} | {:.2} GiB | {kib:.2} KiB |",
+                if rt == "greenstd" && !raised {
+                    " (vm.max_map_count could not be raised)"
+                } else {
+                    ""
+                },
+                format_secs(took.as_secs_f64()),
+                kib * made as f64 / (1024.0 * 1024.0)
+            ),
+            None => println!("| parked at once | {rt} | failed | - | - | - |"),
+        }
+    }
+    if let Some(old) = old_limit
+        && raised
+    {
+        let _ = std::fs::write(limit_path, old.trim());
+    }
+}
+
+/// Runs one idle case in a child: (made, KiB per task, time to make them).
+fn idle_child(runtime: &str, n: usize) -> Option<(usize, f64, Duration)> {
+    let out = Command::new(std::env::current_exe().ok()?)
+        .args(["--idle", runtime, &n.to_string()])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "idle/{runtime} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts = text.split_whitespace();
+    let made = parts.next()?.parse().ok()?;
+    let kib = parts.next()?.parse().ok()?;
+    let nanos: u64 = parts.next()?.parse().ok()?;
+    Some((made, kib, Duration::from_nanos(nanos)))
+}
+
+/// Parks up to `n` tasks at once (fewer if the runtime refuses more);
+/// returns how many, the resident memory each added, and the time taken
+/// to make them all and see them parked. Then wakes and joins them.
+fn idle_case(runtime: &str, n: usize) -> (usize, f64, Duration) {
+    use std::sync::atomic::AtomicUsize;
+    let started = Arc::new(AtomicUsize::new(0));
+    let before = rss_kib();
+    let start = Instant::now();
+    let per_task = |made: usize| {
+        let after = rss_kib();
+        after.saturating_sub(before) as f64 / made.max(1) as f64
+    };
+    match runtime {
+        "greenstd" => {
+            let mut handles = Vec::with_capacity(n);
+            for _ in 0..n {
+                let s = started.clone();
+                let made = greenstd::thread::Builder::new().spawn(move || {
+                    s.fetch_add(1, Ordering::SeqCst);
+                    greenstd::thread::park();
+                });
+                match made {
+                    Ok(h) => handles.push(h),
+                    Err(e) => {
+                        eprintln!("stopped after {}: {e}", handles.len());
+                        break;
+                    }
+                }
+            }
+            while started.load(Ordering::SeqCst) < handles.len() {
+                greenstd::thread::sleep(Duration::from_millis(1));
+            }
+            let took = start.elapsed();
+            let kib = per_task(handles.len());
+            for h in &handles {
+                h.thread().unpark();
+            }
+            let made = handles.len();
+            for h in handles {
+                h.join().unwrap();
+            }
+            (made, kib, took)
+        }
+        "may" => {
+            may::config().set_workers(1);
+            let handles: Vec<_> = (0..n)
+                .map(|_| {
+                    let s = started.clone();
+                    may::go!(move || {
+                        s.fetch_add(1, Ordering::SeqCst);
+                        may::coroutine::park();
+                    })
+                })
+                .collect();
+            while started.load(Ordering::SeqCst) < n {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let took = start.elapsed();
+            let kib = per_task(n);
+            for h in &handles {
+                h.coroutine().unpark();
+            }
+            for h in handles {
+                let _ = h.join();
+            }
+            (n, kib, took)
+        }
+        "tokio" => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let wake = Arc::new(tokio::sync::Notify::new());
+                let handles: Vec<_> = (0..n)
+                    .map(|_| {
+                        let (s, w) = (started.clone(), wake.clone());
+                        tokio::spawn(async move {
+                            let notified = w.notified();
+                            s.fetch_add(1, Ordering::SeqCst);
+                            notified.await;
+                        })
+                    })
+                    .collect();
+                while started.load(Ordering::SeqCst) < n {
+                    tokio::task::yield_now().await;
+                }
+                let took = start.elapsed();
+                let kib = per_task(n);
+                // Those not yet waiting get their permit from notify_one's
+                // stored permit; loop until all have ended.
+                for h in handles {
+                    wake.notify_waiters();
+                    wake.notify_one();
+                    let _ = h.await;
+                }
+                (n, kib, took)
+            })
+        }
+        "std" => {
+            let handles: Vec<_> = (0..n)
+                .map(|_| {
+                    let s = started.clone();
+                    std::thread::spawn(move || {
+                        s.fetch_add(1, Ordering::SeqCst);
+                        std::thread::park();
+                    })
+                })
+                .collect();
+            while started.load(Ordering::SeqCst) < n {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let took = start.elapsed();
+            let kib = per_task(n);
+            for h in &handles {
+                h.thread().unpark();
+            }
+            for h in handles {
+                let _ = h.join();
+            }
+            (n, kib, took)
+        }
+        other => panic!("unknown runtime {other}"),
+    }
 }
 
 /// greenstd sockets on threads with no coroutines against std's: the cost
