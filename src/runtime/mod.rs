@@ -57,7 +57,7 @@ pub(crate) use setup::once as setup;
 pub(crate) use slice::{set_slice as set_time_slice, slice as time_slice};
 pub(crate) use spawn::{Packet, ScopeData, SpawnOptions, run_scope, spawn, spawn_unchecked};
 pub(crate) use task::{ArmedTimeout, Task, next_id};
-pub(crate) use wait::{Signal, WaitQueue, checkpoint, park, sleep_until, yield_now};
+pub(crate) use wait::{Signal, WaitQueue, WaitSlot, checkpoint, park, sleep_until, yield_now};
 
 /// The vocabulary of libc hooks (`crate::hooks`, for greenstd-monkey).
 pub(crate) mod hooks {

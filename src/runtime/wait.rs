@@ -448,6 +448,114 @@ impl Drop for ForgetOnUnwind<'_> {
     }
 }
 
+/// A wait list of at most one waiter: for a condition only one context can
+/// wait on at a time (the receiving end of a channel, whose `Receiver` is
+/// not `Sync`). One word, the waiter's task as a raw `Arc`: waiting costs a
+/// swap, notifying a load (and a swap when someone waits), where a
+/// [`WaitQueue`] takes its lock and a fence each time.
+///
+/// Correct when the condition is changed and checked under one lock (the
+/// channel's): a waiter publishes itself before it checks, a notifier looks
+/// after it changed the condition, and the lock orders the two.
+#[derive(Debug, Default)]
+pub(crate) struct WaitSlot {
+    word: AtomicUsize,
+}
+
+impl WaitSlot {
+    pub(crate) const fn new() -> Self {
+        WaitSlot {
+            word: AtomicUsize::new(0),
+        }
+    }
+
+    /// Waits until `attempt` produces a value or `deadline` passes: the
+    /// value, or `None` on timeout. As [`WaitQueue::wait_for`].
+    pub(crate) fn wait_for<T>(
+        &self,
+        deadline: Option<Instant>,
+        what: &'static str,
+        mut attempt: impl FnMut() -> Option<T>,
+    ) -> Result<Option<T>, WouldBlockForever> {
+        checkpoint();
+        if let Some(v) = attempt() {
+            return Ok(Some(v));
+        }
+        let me = context::with_current_task(|t| t as *const Task) as usize;
+        let _leave = LeaveSlot { slot: self, me };
+        loop {
+            if self.word.load(Ordering::Acquire) != me {
+                let mine = Arc::into_raw(context::current_task()) as usize;
+                let old = self.word.swap(mine, Ordering::AcqRel);
+                if old != 0 {
+                    // A second waiter should not exist; if one did, wake it
+                    // rather than lose it.
+                    // SAFETY: the word's strong count, moved to us.
+                    let other = unsafe { Arc::from_raw(old as *const Task) };
+                    other.wake();
+                }
+            }
+            if let Some(v) = attempt() {
+                return Ok(Some(v));
+            }
+            if deadline.is_some_and(|d| d <= Instant::now()) {
+                return Ok(None);
+            }
+            park(deadline, what)?;
+        }
+    }
+
+    /// Whether someone waits now.
+    pub(crate) fn has_waiters(&self) -> bool {
+        self.word.load(Ordering::Acquire) != 0
+    }
+
+    /// Wakes the waiter, if any.
+    pub(crate) fn notify(&self) {
+        if self.word.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let old = self.word.swap(0, Ordering::AcqRel);
+        if old != 0 {
+            // SAFETY: the word's strong count, moved to us.
+            let task = unsafe { Arc::from_raw(old as *const Task) };
+            task.wake();
+        }
+    }
+}
+
+impl Drop for WaitSlot {
+    fn drop(&mut self) {
+        let word = *self.word.get_mut();
+        if word != 0 {
+            // SAFETY: the word's strong count, released with the slot.
+            drop(unsafe { Arc::from_raw(word as *const Task) });
+        }
+    }
+}
+
+/// Takes a waiter out of its [`WaitSlot`] when its wait ends, unless a
+/// notify already did.
+struct LeaveSlot<'a> {
+    slot: &'a WaitSlot,
+    me: usize,
+}
+
+impl Drop for LeaveSlot<'_> {
+    fn drop(&mut self) {
+        if self.slot.word.load(Ordering::Acquire) == self.me
+            && self
+                .slot
+                .word
+                .compare_exchange(self.me, 0, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            // SAFETY: the word's strong count of our own task, taken back.
+            drop(unsafe { Arc::from_raw(self.me as *const Task) });
+        }
+    }
+}
+
 /// A queue of waiters for a condition that other parties change: the one
 /// wait primitive of `greenstd::sync`. Works for any mix of coroutines and
 /// threads.
@@ -582,11 +690,6 @@ impl WaitQueue {
             }
             park(deadline, what)?;
         }
-    }
-
-    /// Whether anyone waits now.
-    pub(crate) fn has_waiters(&self) -> bool {
-        !self.nobody_waits()
     }
 
     /// Wakes the longest-waiting task.

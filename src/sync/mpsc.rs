@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
 
-use crate::runtime::WaitQueue;
+use crate::runtime::{WaitQueue, WaitSlot};
 
 struct State<T> {
     queue: VecDeque<T>,
@@ -36,7 +36,8 @@ struct State<T> {
 
 struct Chan<T> {
     state: Mutex<State<T>>,
-    receivers: WaitQueue,
+    /// The receiver's wait (there is one `Receiver`, and it is not `Sync`).
+    receivers: WaitSlot,
     senders: WaitQueue,
     /// `None`: unbounded; `Some(0)`: rendezvous.
     bound: Option<usize>,
@@ -90,7 +91,7 @@ fn new_chan<T>(bound: Option<usize>) -> Arc<Chan<T>> {
             taken: 0,
             sent: 0,
         }),
-        receivers: WaitQueue::new(),
+        receivers: WaitSlot::new(),
         senders: WaitQueue::new(),
         bound,
     })
@@ -130,7 +131,7 @@ fn send_unbounded<T>(chan: &Chan<T>, t: T) -> Result<(), SendError<T>> {
         s.queue.push_back(t);
         s.sent += 1;
     }
-    chan.receivers.notify_one();
+    chan.receivers.notify();
     Ok(())
 }
 
@@ -156,7 +157,7 @@ fn send_bounded<T>(chan: &Chan<T>, t: T, bound: usize) -> Result<(), SendError<T
     });
     crate::runtime::unwrap_wait(waited);
     let ticket = outcome.expect("a successful wait decided")?;
-    chan.receivers.notify_one();
+    chan.receivers.notify();
     if bound > 0 {
         return Ok(());
     }
@@ -222,7 +223,7 @@ impl<T> SyncSender<T> {
             s.queue.push_back(t);
             s.sent += 1;
         }
-        self.chan.receivers.notify_one();
+        self.chan.receivers.notify();
         Ok(())
     }
 }
@@ -358,7 +359,7 @@ fn sender_gone<T>(chan: &Chan<T>) {
         s.senders == 0
     };
     if last {
-        chan.receivers.notify_all();
+        chan.receivers.notify();
     }
 }
 
