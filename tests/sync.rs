@@ -288,3 +288,38 @@ fn a_buffered_message_may_use_its_channel_in_drop() {
     drop(tx);
     drop(rx);
 }
+
+/// The receiver's wait slot: a timed-out wait leaves nothing behind, a
+/// later message still arrives, and a waiting receiver is woken from a
+/// coroutine, from its own thread's context and from another OS thread.
+#[test]
+fn a_receiver_waits_times_out_and_is_woken_from_anywhere() {
+    let (tx, rx) = mpsc::channel::<u32>();
+    // Times out, then a message sent afterwards is received.
+    let h = greenstd::thread::spawn(move || {
+        let timed_out = rx.recv_timeout(Duration::from_millis(10));
+        assert_eq!(timed_out, Err(mpsc::RecvTimeoutError::Timeout));
+        let first = rx.recv().unwrap();
+        (rx, first)
+    });
+    greenstd::thread::sleep(Duration::from_millis(30));
+    tx.send(1).unwrap();
+    let (rx, first) = h.join().unwrap();
+    assert_eq!(first, 1);
+    // A receiver on this thread's own context, woken by a coroutine.
+    let tx2 = tx.clone();
+    let sender = greenstd::thread::spawn(move || {
+        greenstd::thread::sleep(Duration::from_millis(5));
+        tx2.send(2).unwrap();
+    });
+    assert_eq!(rx.recv().unwrap(), 2);
+    sender.join().unwrap();
+    // A receiver coroutine, woken by another OS thread.
+    let receiver = greenstd::thread::spawn(move || rx.recv().unwrap());
+    let other = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        tx.send(3).unwrap();
+    });
+    assert_eq!(receiver.join().unwrap(), 3);
+    other.join().unwrap();
+}
