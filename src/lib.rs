@@ -107,8 +107,8 @@ pub use gevent::{
     AsyncResult, BoundedSemaphore, Event, Full, Group, Pool, Queue, Semaphore, SemaphorePermit,
 };
 pub use gevent::{
-    Elapsed, Greenlet, Timeout, current, joinall, kill, set_time_slice, spawn, spawn_blocking,
-    spawn_later, start_monitor, time_slice, with_timeout,
+    Elapsed, Greenlet, Timeout, current, hubs, joinall, kill, set_hubs, set_time_slice, spawn,
+    spawn_blocking, spawn_later, start_monitor, time_slice, with_timeout,
 };
-pub use runtime::{Killed, TimeoutExpired, WouldBlockForever};
+pub use runtime::{Killed, Placement, TimeoutExpired, WouldBlockForever};
 pub use thread::{sleep, yield_now};

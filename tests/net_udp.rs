@@ -27,14 +27,14 @@ fn recv_inside_a_coroutine_yields() {
     let b_addr = b.local_addr().unwrap();
     let ticks = Arc::new(AtomicUsize::new(0));
     let t = ticks.clone();
-    let receiver = thread::spawn(move || {
+    let receiver = spawn_here(move || {
         let before = t.load(Ordering::SeqCst);
         let mut buf = [0; 8];
         let n = b.recv(&mut buf).unwrap();
         (n, t.load(Ordering::SeqCst) - before)
     });
     let t = ticks.clone();
-    let sender = thread::spawn(move || {
+    let sender = spawn_here(move || {
         for _ in 0..3 {
             t.fetch_add(1, Ordering::SeqCst);
             thread::sleep(Duration::from_millis(2));
@@ -96,4 +96,13 @@ fn bind_in_use_fails() {
     let s = socket();
     let e = UdpSocket::bind(s.local_addr().unwrap()).unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+}
+
+/// Spawns on this thread's own hub whatever the hub count: the test shows
+/// one hub running others while a coroutine waits.
+fn spawn_here<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> thread::JoinHandle<T> {
+    thread::Builder::new()
+        .placement(greenstd::Placement::ThisThread)
+        .spawn(f)
+        .unwrap()
 }

@@ -45,14 +45,14 @@ fn read_yields_and_times_out_with_would_block() {
     let (a, b) = UnixStream::pair().unwrap();
     let ticks = Arc::new(AtomicUsize::new(0));
     let t = ticks.clone();
-    let reader = thread::spawn(move || {
+    let reader = spawn_here(move || {
         a.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
         let before = t.load(Ordering::SeqCst);
         let e = (&a).read(&mut [0; 4]).unwrap_err().kind();
         (e, t.load(Ordering::SeqCst) - before)
     });
     let t = ticks.clone();
-    let ticker = thread::spawn(move || {
+    let ticker = spawn_here(move || {
         for _ in 0..5 {
             t.fetch_add(1, Ordering::SeqCst);
             thread::sleep(Duration::from_millis(1));
@@ -131,4 +131,13 @@ fn many_unix_connections_at_once() {
     assert!(clients.into_iter().all(|c| c.join().unwrap()));
     server.join().unwrap();
     std::fs::remove_file(path).unwrap();
+}
+
+/// Spawns on this thread's own hub whatever the hub count: the test shows
+/// one hub running others while a coroutine waits.
+fn spawn_here<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> thread::JoinHandle<T> {
+    thread::Builder::new()
+        .placement(greenstd::Placement::ThisThread)
+        .spawn(f)
+        .unwrap()
 }

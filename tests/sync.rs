@@ -33,11 +33,13 @@ fn ten_thousand_coroutines_contend_on_one_mutex() {
 fn a_lock_held_across_a_sleep_does_not_deadlock_the_hub() {
     let m = Arc::new(Mutex::new(()));
     let m2 = m.clone();
+    let (locked, is_locked) = mpsc::channel();
     let holder = thread::spawn(move || {
         let _g = m2.lock().unwrap();
+        locked.send(()).unwrap();
         thread::sleep(Duration::from_millis(20));
     });
-    thread::yield_now(); // the holder takes the lock and sleeps
+    is_locked.recv().unwrap(); // the holder took the lock and sleeps
     let waiter = thread::spawn(move || {
         let start = Instant::now();
         drop(m.lock().unwrap());

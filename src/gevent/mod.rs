@@ -150,3 +150,41 @@ pub fn set_time_slice(slice: Option<Duration>) {
 pub fn time_slice() -> Option<Duration> {
     runtime::time_slice()
 }
+
+/// Sets how many hubs (OS threads running coroutines) spawns spread over:
+/// call it before the first spawn. `0` means one per available core. The
+/// default is 1, or `GREENSTD_HUBS` from the environment (a number, or
+/// `auto`).
+///
+/// With more than one, a spawn from a thread's own context (not inside a
+/// coroutine) starts the coroutine on a worker hub (`greenstd-hub-0`...,
+/// round robin; started on first use, living until the process exits); a
+/// spawn inside a coroutine stays on that coroutine's hub. Coroutines never
+/// move once started. [`Builder::placement`](crate::thread::Builder::placement)
+/// chooses otherwise.
+///
+/// # Errors
+/// `InvalidInput` if the count was already decided (by an earlier call, or
+/// by the first spawn) and `n` is another.
+///
+/// # Examples
+/// ```
+/// greenstd::set_hubs(2).unwrap();
+/// assert_eq!(greenstd::hubs(), 2);
+/// let h = greenstd::thread::spawn(|| std::thread::current().name().map(String::from));
+/// assert!(h.join().unwrap().unwrap().starts_with("greenstd-hub-"));
+/// ```
+pub fn set_hubs(n: usize) -> std::io::Result<()> {
+    runtime::set_hubs(n)
+}
+
+/// How many hubs spawns spread over (see [`set_hubs`]); reading it decides
+/// the count if nothing did yet.
+///
+/// # Examples
+/// ```
+/// assert!(greenstd::hubs() >= 1);
+/// ```
+pub fn hubs() -> usize {
+    runtime::hubs()
+}

@@ -343,7 +343,7 @@ pub(crate) fn is_cancellation(payload: &(dyn Any + Send)) -> bool {
     payload.is::<generator::Error>()
 }
 
-fn stack_error(stack_size: usize) -> io::Error {
+pub(crate) fn stack_error(stack_size: usize) -> io::Error {
     io::Error::new(
         io::ErrorKind::OutOfMemory,
         format!(

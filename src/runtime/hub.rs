@@ -43,15 +43,65 @@ thread_local! {
     static HUB: OnceCell<Rc<Hub>> = const { OnceCell::new() };
 }
 
+/// A coroutine started on this hub from another thread: its task was made
+/// there (so that its handles could be returned at once), its body runs
+/// here. `failed` reports a coroutine that could not be installed (no
+/// stack) to whoever waits for it.
+pub(crate) struct RemoteSpawn {
+    pub(crate) task: Arc<Task>,
+    pub(crate) stack_size: usize,
+    pub(crate) body: Box<dyn FnOnce() + Send + 'static>,
+    pub(crate) failed: Box<dyn FnOnce(io::Error) + Send + 'static>,
+}
+
+impl std::fmt::Debug for RemoteSpawn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteSpawn")
+            .field("task", &self.task.id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What other threads hand a hub.
+#[derive(Debug, Default)]
+struct Injected {
+    /// Wake-ups: (slot, task id).
+    wakes: Vec<(usize, u64)>,
+    spawns: Vec<RemoteSpawn>,
+}
+
 /// The cross-thread face of a hub.
 #[derive(Debug)]
 pub(crate) struct Remote {
     hub_id: u64,
-    /// Wake-ups from other threads: (slot, task id).
-    injected: Mutex<Vec<(usize, u64)>>,
+    injected: Mutex<Injected>,
     /// Whether `injected` may be non-empty; spares the hub a lock per turn.
     pending: AtomicBool,
     waker: Waker,
+}
+
+impl Remote {
+    /// Starts a coroutine on this hub from another thread. Its body is
+    /// `'static` here: a scoped spawn erased its lifetime, under the
+    /// scope's promise to wait for it.
+    pub(crate) fn submit(&self, spawn: RemoteSpawn) {
+        self.hand_over(|injected| injected.spawns.push(spawn));
+    }
+
+    /// Adds to the injection queue, waking the hub's poll when the queue
+    /// was empty (a non-empty one has a wake-up on its way already).
+    fn hand_over(&self, add: impl FnOnce(&mut Injected)) {
+        let was_empty = {
+            let mut injected = self.injected.lock().unwrap_or_else(|e| e.into_inner());
+            let was_empty = injected.wakes.is_empty() && injected.spawns.is_empty();
+            add(&mut injected);
+            self.pending.store(true, Ordering::Release);
+            was_empty
+        };
+        if was_empty {
+            self.wake_thread();
+        }
+    }
 }
 
 impl Schedule for Remote {
@@ -61,15 +111,7 @@ impl Schedule for Remote {
     }
 
     fn inject(&self, slot: usize, id: u64) {
-        let was_empty = {
-            let mut queue = self.injected.lock().unwrap_or_else(|e| e.into_inner());
-            queue.push((slot, id));
-            self.pending.store(true, Ordering::Release);
-            queue.len() == 1
-        };
-        if was_empty {
-            self.wake_thread();
-        }
+        self.hand_over(|injected| injected.wakes.push((slot, id)));
     }
 
     fn is_local(&self) -> bool {
@@ -179,7 +221,7 @@ impl Hub {
             id,
             remote: Arc::new(Remote {
                 hub_id: id,
-                injected: Mutex::new(Vec::new()),
+                injected: Mutex::new(Injected::default()),
                 pending: AtomicBool::new(false),
                 waker,
             }),
@@ -230,19 +272,44 @@ impl Hub {
     where
         F: FnOnce() + Send + 'a,
     {
-        let slot = self.free_slots.borrow_mut().pop().unwrap_or_else(|| {
-            let mut entries = self.entries.borrow_mut();
-            entries.push(None);
-            entries.len() - 1
-        });
         let task = Arc::new(Task::coroutine(
             name,
             spawned_at,
             self.remote.clone(),
             self.id,
-            slot,
         ));
-        let tag = Arc::as_ptr(&task) as *mut u8;
+        // SAFETY: the caller's promise, passed on.
+        unsafe { self.install(&task, stack_size, body) }?;
+        Ok(task)
+    }
+
+    /// A task for a coroutine to be started on this hub from another
+    /// thread (see [`Remote::submit`]).
+    pub(crate) fn task_for(
+        remote: &Arc<Remote>,
+        name: Option<String>,
+        spawned_at: &'static std::panic::Location<'static>,
+    ) -> Arc<Task> {
+        let handle: super::task::Remote = remote.clone();
+        Arc::new(Task::coroutine(name, spawned_at, handle, remote.hub_id))
+    }
+
+    /// Installs the coroutine of `task` (made for this hub) running `body`
+    /// and makes it runnable.
+    ///
+    /// # Safety
+    /// As [`Hub::spawn`].
+    unsafe fn install<'a, F>(&self, task: &Arc<Task>, stack_size: usize, body: F) -> io::Result<()>
+    where
+        F: FnOnce() + Send + 'a,
+    {
+        debug_assert_eq!(task.hub_id(), Some(self.id));
+        let slot = self.free_slots.borrow_mut().pop().unwrap_or_else(|| {
+            let mut entries = self.entries.borrow_mut();
+            entries.push(None);
+            entries.len() - 1
+        });
+        let tag = Arc::as_ptr(task) as *mut u8;
         let pooled = self.stacks.borrow_mut().take(stack_size);
         let co = match pooled {
             Some(mut co) => {
@@ -267,6 +334,7 @@ impl Hub {
         if let Some(name) = task.name() {
             super::monitor::name_spawned(task.id(), name);
         }
+        task.place(slot);
         self.entries.borrow_mut()[slot] = Some(Entry {
             task: task.clone(),
             co: Some(co),
@@ -276,7 +344,7 @@ impl Hub {
         });
         self.live.set(self.live.get() + 1);
         self.ready.borrow_mut().push_back(slot);
-        Ok(task)
+        Ok(())
     }
 
     /// The slot of the coroutine running on this thread, if any.
@@ -284,10 +352,7 @@ impl Hub {
         if !context::in_coroutine() {
             return None;
         }
-        context::with_current_task(|task| match task.kind() {
-            super::task::Kind::Coroutine { slot, .. } => Some(*slot),
-            super::task::Kind::Thread { .. } => None,
-        })
+        context::with_current_task(Task::slot)
     }
 
     /// The coroutine-local values of the running coroutine, made now if
@@ -462,15 +527,38 @@ impl Hub {
         if !self.remote.pending.load(Ordering::Acquire) {
             return;
         }
-        let mut injected = self
-            .remote
-            .injected
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        self.remote.pending.store(false, Ordering::Release);
+        let (spawns, wakes) = {
+            let mut injected = self
+                .remote
+                .injected
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            self.remote.pending.store(false, Ordering::Release);
+            let injected = &mut *injected;
+            (
+                std::mem::take(&mut injected.spawns),
+                std::mem::replace(&mut injected.wakes, Vec::new()),
+            )
+        };
+        // Spawns first: a wake-up for a coroutine handed over with them
+        // was either sent before it had a slot (and is not needed) or after
+        // it was installed.
+        for spawn in spawns {
+            let RemoteSpawn {
+                task,
+                stack_size,
+                body,
+                failed,
+            } = spawn;
+            // SAFETY: the body is `'static`, or a scoped spawn's whose scope
+            // waits for the coroutine to end.
+            if let Err(e) = unsafe { self.install(&task, stack_size, body) } {
+                failed(e);
+            }
+        }
         let entries = self.entries.borrow();
         let mut ready = self.ready.borrow_mut();
-        for (slot, id) in injected.drain(..) {
+        for (slot, id) in wakes {
             // A slot whose coroutine ended (or was reused) since is skipped.
             if let Some(Some(entry)) = entries.get(slot)
                 && entry.task.id() == id
@@ -593,6 +681,50 @@ impl Hub {
                 return Ok(());
             }
         }
+    }
+
+    /// A worker hub's whole life: runs the coroutines handed to it, their
+    /// timers and their I/O, and waits in its poll when there is nothing
+    /// to do. Waiting with nothing pending (no runnable coroutine, timer or
+    /// registered fd), it can wake nobody: the deadlock check does not
+    /// count it.
+    pub(crate) fn serve_forever(&self) -> ! {
+        loop {
+            self.absorb_injected();
+            self.run_ready(POLL_INTERVAL, &|| false);
+            if !self.timers.borrow().is_empty() {
+                self.fire_timers(Instant::now());
+            }
+            self.poll_due.set(false);
+            let timeout = if self.has_ready() {
+                Some(Duration::ZERO)
+            } else {
+                self.timers
+                    .borrow()
+                    .next_deadline()
+                    .map(|t| t.saturating_duration_since(Instant::now()))
+            };
+            if timeout != Some(Duration::ZERO) && self.stacks.borrow().has_excess() {
+                self.stacks.borrow_mut().trim();
+                continue;
+            }
+            let idle = timeout.is_none() && !self.has_pending_work();
+            if idle {
+                context::note_idle_runtime_thread(1);
+            }
+            if let Err(e) = self.poll(timeout) {
+                eprintln!("greenstd: worker hub poll failed: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if idle {
+                context::note_idle_runtime_thread(-1);
+            }
+        }
+    }
+
+    /// This hub's cross-thread face.
+    pub(crate) fn remote(&self) -> Arc<Remote> {
+        self.remote.clone()
     }
 
     /// One pass of the hub from the thread context without waiting (the

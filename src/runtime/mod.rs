@@ -39,6 +39,7 @@ mod spawn;
 mod task;
 mod timer;
 mod wait;
+mod workers;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,6 +59,8 @@ pub(crate) use slice::{set_slice as set_time_slice, slice as time_slice};
 pub(crate) use spawn::{Packet, ScopeData, SpawnOptions, run_scope, spawn, spawn_unchecked};
 pub(crate) use task::{ArmedTimeout, Task, next_id};
 pub(crate) use wait::{Signal, WaitQueue, WaitSlot, checkpoint, park, sleep_until, yield_now};
+pub use workers::Placement;
+pub(crate) use workers::{hubs, set_hubs};
 
 /// The vocabulary of libc hooks (`crate::hooks`, for greenstd-monkey).
 pub(crate) mod hooks {
@@ -103,10 +106,10 @@ pub(crate) fn switch_to(task: &Arc<Task>) {
 
 /// Makes `task` the next coroutine its hub runs, when it is on this thread.
 pub(crate) fn prioritise(task: &Arc<Task>) {
-    if let task::Kind::Coroutine { slot, remote, .. } = task.kind()
-        && remote.is_local()
+    if let Some(slot) = task.slot()
+        && task.hub_id() == Some(task::local_hub())
         && let Some(hub) = hub::Hub::existing()
     {
-        hub.run_next(*slot);
+        hub.run_next(slot);
     }
 }

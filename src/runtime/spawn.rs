@@ -12,12 +12,13 @@ use std::time::Instant;
 
 use super::coroutine;
 use super::error::{Killed, WouldBlockForever};
-use super::hub::Hub;
+use super::hub::{Hub, RemoteSpawn};
 use super::local;
 use super::report;
 use super::setup;
 use super::task::Task;
 use super::wait::{self, Signal};
+use super::workers::{self, Placement};
 
 /// A coroutine's result and the event of its end, shared by the coroutine
 /// and its join handles.
@@ -129,6 +130,8 @@ pub(crate) struct SpawnOptions {
     /// Where the user asked for the coroutine (for misuse reports); the
     /// caller of `spawn` when not set.
     pub(crate) spawned_at: Option<&'static Location<'static>>,
+    /// Which hub starts it (see `workers`).
+    pub(crate) placement: Placement,
 }
 
 /// Starts `f` as a coroutine on this thread's hub.
@@ -168,7 +171,7 @@ where
 {
     setup::once();
     wait::checkpoint();
-    let hub = Hub::get()?;
+    let worker = workers::place(options.placement)?;
     let stack_size = coroutine::effective_stack_size(options.stack_size);
     let packet = Arc::new(Packet::new(scope));
     let theirs = packet.clone();
@@ -178,6 +181,43 @@ where
         Some(at) => at,
         None => Location::caller(),
     };
+    if let Some(remote) = worker {
+        // Another thread's hub: its task is made here, so that the handles
+        // can be returned at once; the body (boxed) goes over with it.
+        if !coroutine::Coroutine::room_for_one() {
+            return Err(coroutine::stack_error(stack_size));
+        }
+        let task = Hub::task_for(&remote, options.name, spawned_at);
+        let body: Box<dyn FnOnce() + Send + 'a> = Box::new(move || run_body(f, theirs));
+        // SAFETY: only the lifetime changes: the caller guarantees that the
+        // coroutine ends before `'a` does (see `Remote::submit`).
+        let body = unsafe {
+            std::mem::transmute::<Box<dyn FnOnce() + Send + 'a>, Box<dyn FnOnce() + Send>>(body)
+        };
+        let mine = packet.clone();
+        let failed: Box<dyn FnOnce(stdio::Error) + Send + 'a> = Box::new(move |e| {
+            // No coroutine to report it: the packet says it ended with the
+            // error, as a panic would, and wakes whoever joins.
+            let message = format!("failed to spawn thread: {e}");
+            mine.store(Err(Box::new(message)));
+            mine.done.notify_all();
+        });
+        // SAFETY: as for the body; it holds only the packet.
+        let failed = unsafe {
+            std::mem::transmute::<
+                Box<dyn FnOnce(stdio::Error) + Send + 'a>,
+                Box<dyn FnOnce(stdio::Error) + Send>,
+            >(failed)
+        };
+        remote.submit(RemoteSpawn {
+            task: task.clone(),
+            stack_size,
+            body,
+            failed,
+        });
+        return Ok((task, packet));
+    }
+    let hub = Hub::get()?;
     // A small closure rides on the coroutine's stack (the `generator` crate
     // keeps the body at the stack's top); a large one stays boxed, so that
     // captures never eat into the stack.

@@ -6,7 +6,7 @@
 //! owning OS thread touches lives in the hub, not here.
 
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -67,6 +67,9 @@ pub(crate) enum ParkMode {
     Hub,
 }
 
+/// [`Kind::Coroutine`]'s slot before the hub installs the coroutine.
+pub(crate) const UNPLACED: usize = usize::MAX;
+
 /// Kill states.
 const KILL_NONE: u8 = 0;
 const KILL_PENDING: u8 = 1;
@@ -76,10 +79,12 @@ const KILL_DELIVERED: u8 = 2;
 #[derive(Debug)]
 pub(crate) enum Kind {
     /// A coroutine in slot `slot` of hub `hub`, reached through `remote`.
+    /// The slot is [`UNPLACED`] until the hub installs the coroutine (a
+    /// coroutine started on another thread's hub gets its handles first).
     Coroutine {
         remote: Remote,
         hub: u64,
-        slot: usize,
+        slot: AtomicUsize,
     },
     /// The non-coroutine context of an OS thread.
     Thread {
@@ -140,14 +145,15 @@ pub(crate) fn next_id() -> u64 {
 }
 
 impl Task {
-    /// The task of a coroutine that will live in `slot` of the hub behind `remote`.
+    /// The task of a coroutine that will live on hub `hub` (behind
+    /// `remote`), in the slot [`Task::place`] gives it.
     pub(crate) fn coroutine(
         name: Option<String>,
         spawned_at: &'static Location<'static>,
         remote: Remote,
         hub: u64,
-        slot: usize,
     ) -> Task {
+        let slot = AtomicUsize::new(UNPLACED);
         let mut task = Task::new(name, Kind::Coroutine { remote, hub, slot });
         task.spawned_at = Some(spawned_at);
         task
@@ -207,8 +213,31 @@ impl Task {
         self.spawned_at
     }
 
-    pub(crate) fn kind(&self) -> &Kind {
-        &self.kind
+    /// Gives a coroutine's task its slot, on its hub's thread, before the
+    /// coroutine first runs.
+    pub(crate) fn place(&self, at: usize) {
+        if let Kind::Coroutine { slot, .. } = &self.kind {
+            slot.store(at, Ordering::Release);
+        }
+    }
+
+    /// A coroutine's slot on its hub; `None` for a thread or a coroutine
+    /// not installed yet.
+    pub(crate) fn slot(&self) -> Option<usize> {
+        match &self.kind {
+            Kind::Coroutine { slot, .. } => {
+                Some(slot.load(Ordering::Acquire)).filter(|&s| s != UNPLACED)
+            }
+            Kind::Thread { .. } => None,
+        }
+    }
+
+    /// The id of the hub a coroutine lives on; `None` for a thread.
+    pub(crate) fn hub_id(&self) -> Option<u64> {
+        match &self.kind {
+            Kind::Coroutine { hub, .. } => Some(*hub),
+            Kind::Thread { .. } => None,
+        }
     }
 
     pub(crate) fn is_coroutine(&self) -> bool {
@@ -293,10 +322,17 @@ impl Task {
     /// Wakes the task from any thread. Cheap when the task is not asleep.
     pub(crate) fn wake(&self) {
         if let Kind::Coroutine { remote, hub, slot } = &self.kind {
+            // A coroutine not installed yet needs no wake-up: it starts
+            // runnable, and what a waker can have asked of it before its
+            // start (an unpark, a kill, a switch) is kept in its flags.
+            let slot = slot.load(Ordering::Acquire);
+            if slot == UNPLACED {
+                return;
+            }
             if *hub != local_hub() {
-                remote.inject(*slot, self.id);
+                remote.inject(slot, self.id);
             } else if self.wake_here() {
-                remote.run_local(*slot);
+                remote.run_local(slot);
             }
             return;
         }

@@ -48,6 +48,27 @@ impl Builder {
         self
     }
 
+    /// Chooses which hub starts the coroutine (see [`crate::set_hubs`]):
+    /// by default a worker hub when there are several and the spawner is a
+    /// thread's own context, the spawner's hub otherwise. A greenstd
+    /// addition.
+    ///
+    /// # Examples
+    /// ```
+    /// use greenstd::{Placement, thread::Builder};
+    ///
+    /// let here = std::thread::current().id();
+    /// let h = Builder::new()
+    ///     .placement(Placement::ThisThread)
+    ///     .spawn(move || std::thread::current().id() == here)
+    ///     .unwrap();
+    /// assert!(h.join().unwrap());
+    /// ```
+    pub fn placement(mut self, placement: crate::Placement) -> Builder {
+        self.options.placement = placement;
+        self
+    }
+
     /// Spawns a coroutine with this configuration.
     ///
     /// # Errors
