@@ -172,6 +172,8 @@ pub(crate) struct Hub {
     /// What the starvation monitor watches.
     probe: Arc<super::monitor::Probe>,
     expired: RefCell<Vec<Arc<Task>>>,
+    /// See `absorb_injected`.
+    spare_wakes: RefCell<Vec<(usize, u64)>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -240,6 +242,7 @@ impl Hub {
             parking_on: Cell::new("yield_now"),
             probe: super::monitor::Probe::register(),
             expired: RefCell::new(Vec::new()),
+            spare_wakes: RefCell::new(Vec::new()),
         })
     }
 
@@ -527,18 +530,18 @@ impl Hub {
         if !self.remote.pending.load(Ordering::Acquire) {
             return;
         }
-        let (spawns, wakes) = {
+        // The wake list swaps with a spare, so that neither side allocates
+        // once both have grown.
+        let mut wakes = self.spare_wakes.take();
+        let spawns = {
             let mut injected = self
                 .remote
                 .injected
                 .lock()
                 .unwrap_or_else(|e| e.into_inner());
             self.remote.pending.store(false, Ordering::Release);
-            let injected = &mut *injected;
-            (
-                std::mem::take(&mut injected.spawns),
-                std::mem::replace(&mut injected.wakes, Vec::new()),
-            )
+            std::mem::swap(&mut wakes, &mut injected.wakes);
+            std::mem::take(&mut injected.spawns)
         };
         // Spawns first: a wake-up for a coroutine handed over with them
         // was either sent before it had a slot (and is not needed) or after
@@ -558,7 +561,7 @@ impl Hub {
         }
         let entries = self.entries.borrow();
         let mut ready = self.ready.borrow_mut();
-        for (slot, id) in wakes {
+        for (slot, id) in wakes.drain(..) {
             // A slot whose coroutine ended (or was reused) since is skipped.
             if let Some(Some(entry)) = entries.get(slot)
                 && entry.task.id() == id
@@ -567,6 +570,7 @@ impl Hub {
                 ready.push_back(slot);
             }
         }
+        self.spare_wakes.replace(wakes);
     }
 
     fn fire_timers(&self, now: Instant) {
@@ -685,9 +689,7 @@ impl Hub {
 
     /// A worker hub's whole life: runs the coroutines handed to it, their
     /// timers and their I/O, and waits in its poll when there is nothing
-    /// to do. Waiting with nothing pending (no runnable coroutine, timer or
-    /// registered fd), it can wake nobody: the deadlock check does not
-    /// count it.
+    /// to do.
     pub(crate) fn serve_forever(&self) -> ! {
         loop {
             self.absorb_injected();
@@ -708,16 +710,12 @@ impl Hub {
                 self.stacks.borrow_mut().trim();
                 continue;
             }
-            let idle = timeout.is_none() && !self.has_pending_work();
-            if idle {
-                context::note_idle_runtime_thread(1);
-            }
+            // A worker counts as a thread that could wake others, even
+            // idle: counting idle workers out made the deadlock check
+            // report waits that a wake-up on its way would have ended.
             if let Err(e) = self.poll(timeout) {
                 eprintln!("greenstd: worker hub poll failed: {e}");
                 std::thread::sleep(Duration::from_millis(10));
-            }
-            if idle {
-                context::note_idle_runtime_thread(-1);
             }
         }
     }
