@@ -19,8 +19,18 @@ fn main() {
         child();
         return;
     }
+    // Once with one hub (the default), once with two worker hubs: then the
+    // coroutines live on the workers, and the check must count both idle.
+    for hubs in ["1", "2"] {
+        run_child(hubs);
+    }
+    println!("deadlock: all cases passed");
+}
+
+fn run_child(hubs: &str) {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .env("GREENSTD_DEADLOCK_CHILD", "1")
+        .env("GREENSTD_HUBS", hubs)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start the child");
@@ -35,14 +45,19 @@ fn main() {
         if let Some(status) = child.try_wait().unwrap() {
             let stderr = reader.join().unwrap();
             eprint!("{stderr}");
-            assert!(status.success(), "deadlock cases failed: {status}");
+            assert!(
+                status.success(),
+                "deadlock cases failed ({hubs} hubs): {status}"
+            );
             check_reports(&stderr);
-            println!("deadlock: all cases passed");
+            if hubs != "1" {
+                assert!(stderr.contains("On hub thread 'greenstd-hub-"), "{stderr}");
+            }
             return;
         }
         if start.elapsed() > LIMIT {
             let _ = child.kill();
-            panic!("the deadlock cases hung for {LIMIT:?}");
+            panic!("the deadlock cases hung for {LIMIT:?} ({hubs} hubs)");
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -54,6 +69,7 @@ fn child() {
     switch_that_nobody_answers();
     no_false_alarm_with_a_timer();
     no_false_alarm_with_another_thread();
+    no_false_alarm_while_coroutines_wake_each_other();
     a_deadlock_under_the_monitor_hung();
     eprintln!("child: ok");
 }
@@ -142,4 +158,34 @@ fn no_false_alarm_with_another_thread() {
     });
     assert_eq!(parked.join().unwrap(), 2);
     os.join().unwrap();
+}
+
+/// Two coroutines (on two worker hubs when there are two) hand a token back
+/// and forth for a while; the thread joining them waits with nothing of its
+/// own to do, and its deadlock checks must never count out both sides
+/// while a wake-up is on its way from one to the other.
+fn no_false_alarm_while_coroutines_wake_each_other() {
+    use greenstd::sync::mpsc;
+    const ROUNDS: usize = 1_000_000;
+    let run_for = Duration::from_millis(1500);
+    let (to_b, at_b) = mpsc::channel::<usize>();
+    let (to_a, at_a) = mpsc::channel::<usize>();
+    let a = thread::spawn(move || {
+        let start = Instant::now();
+        let mut rounds = 0;
+        while rounds < ROUNDS && start.elapsed() < run_for {
+            to_b.send(rounds).unwrap();
+            rounds = at_a.recv().unwrap() + 1;
+        }
+        rounds
+    });
+    let b = thread::spawn(move || {
+        while let Ok(n) = at_b.recv() {
+            if to_a.send(n).is_err() {
+                break;
+            }
+        }
+    });
+    assert!(a.join().unwrap() > 0);
+    b.join().unwrap();
 }

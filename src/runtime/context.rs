@@ -6,8 +6,8 @@ use std::any::Any;
 use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::HashMap;
 use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::task::Task;
 
@@ -88,7 +88,47 @@ pub(crate) fn note_idle_runtime_thread(delta: isize) {
     }
 }
 
-/// How many runtime threads are idle now.
+/// How many runtime threads are idle now: the pool's idle workers and
+/// the worker hubs that sleep with nothing but another thread to wake them.
 pub(crate) fn idle_runtime_threads() -> usize {
-    IDLE_RUNTIME_THREADS.load(Ordering::Acquire)
+    IDLE_RUNTIME_THREADS.load(Ordering::Acquire) + IDLE_HUBS.load(Ordering::Acquire)
+}
+
+/// Worker hubs marked idle; changed only under [`IDLE_HUB_CHANGES`],
+/// together with the hub's own mark, so that every read sees a count that
+/// matches the marks.
+static IDLE_HUBS: AtomicUsize = AtomicUsize::new(0);
+static IDLE_HUB_CHANGES: Mutex<()> = Mutex::new(());
+
+/// A worker hub about to sleep with nothing that could wake it but another
+/// thread marks itself idle in `mark`, unless `pending` (its injection
+/// queue's flag) shows work handed over meanwhile; returns whether it did.
+///
+/// The mark is set before `pending` is read, and a sender sets `pending`
+/// before it reads the mark (both sequentially consistent): so either the
+/// hub sees the work, or the sender sees the mark and ends it with
+/// [`end_hub_idle`] while the sender itself is still running. A wake-up on
+/// its way thus always has a thread not counted idle behind it, and the
+/// deadlock check never counts out a hub that is about to run something.
+pub(crate) fn mark_hub_idle(mark: &AtomicBool, pending: &AtomicBool) -> bool {
+    let _changing = IDLE_HUB_CHANGES.lock().unwrap_or_else(|e| e.into_inner());
+    mark.store(true, Ordering::SeqCst);
+    if pending.load(Ordering::SeqCst) {
+        mark.store(false, Ordering::SeqCst);
+        return false;
+    }
+    IDLE_HUBS.fetch_add(1, Ordering::AcqRel);
+    true
+}
+
+/// Ends a hub's idle mark if it has one (see [`mark_hub_idle`]); one load
+/// when it has none.
+pub(crate) fn end_hub_idle(mark: &AtomicBool) {
+    if !mark.load(Ordering::SeqCst) {
+        return;
+    }
+    let _changing = IDLE_HUB_CHANGES.lock().unwrap_or_else(|e| e.into_inner());
+    if mark.swap(false, Ordering::SeqCst) {
+        IDLE_HUBS.fetch_sub(1, Ordering::AcqRel);
+    }
 }

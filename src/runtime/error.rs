@@ -74,7 +74,7 @@ impl fmt::Display for WouldBlockForever {
         write!(
             f,
             "{} would block forever: no coroutine on this thread can run, no timer is armed, \
-             no I/O is registered and no other thread exists to wake it",
+             no I/O is registered and no other thread (worker hubs included) could wake it",
             self.waited_on
         )
     }

@@ -68,6 +68,15 @@ struct Injected {
     /// Wake-ups: (slot, task id).
     wakes: Vec<(usize, u64)>,
     spawns: Vec<RemoteSpawn>,
+    /// Requests for a report of the hub's coroutines (for another
+    /// thread's would-block-forever report).
+    reports: Vec<std::sync::mpsc::Sender<String>>,
+}
+
+impl Injected {
+    fn is_empty(&self) -> bool {
+        self.wakes.is_empty() && self.spawns.is_empty() && self.reports.is_empty()
+    }
 }
 
 /// The cross-thread face of a hub.
@@ -77,6 +86,11 @@ pub(crate) struct Remote {
     injected: Mutex<Injected>,
     /// Whether `injected` may be non-empty; spares the hub a lock per turn.
     pending: AtomicBool,
+    /// Set while a worker hub sleeps with nothing that could wake it but
+    /// another thread (no runnable coroutine, timer or I/O waiter): it then
+    /// counts among the idle runtime threads of the deadlock check.
+    /// Whoever hands it work ends the mark (see `context::mark_hub_idle`).
+    idle: AtomicBool,
     waker: Waker,
 }
 
@@ -88,16 +102,30 @@ impl Remote {
         self.hand_over(|injected| injected.spawns.push(spawn));
     }
 
+    /// Asks the hub for a report of its coroutines, the way
+    /// [`Hub::describe_coroutines`] gives it, waiting at most `patience`.
+    /// `None` if the hub did not answer in time (it is busy: then it was
+    /// not part of a deadlock either).
+    pub(crate) fn describe(&self, patience: Duration) -> Option<String> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.hand_over(|injected| injected.reports.push(tx));
+        rx.recv_timeout(patience).ok()
+    }
+
     /// Adds to the injection queue, waking the hub's poll when the queue
     /// was empty (a non-empty one has a wake-up on its way already).
     fn hand_over(&self, add: impl FnOnce(&mut Injected)) {
         let was_empty = {
             let mut injected = self.injected.lock().unwrap_or_else(|e| e.into_inner());
-            let was_empty = injected.wakes.is_empty() && injected.spawns.is_empty();
+            let was_empty = injected.is_empty();
             add(&mut injected);
-            self.pending.store(true, Ordering::Release);
+            // Sequentially consistent, with the idle mark read below: the
+            // worker sets its mark, then reads `pending`; so either it sees
+            // this work, or this sender sees its mark and clears it.
+            self.pending.store(true, Ordering::SeqCst);
             was_empty
         };
+        context::end_hub_idle(&self.idle);
         if was_empty {
             self.wake_thread();
         }
@@ -225,6 +253,7 @@ impl Hub {
                 hub_id: id,
                 injected: Mutex::new(Injected::default()),
                 pending: AtomicBool::new(false),
+                idle: AtomicBool::new(false),
                 waker,
             }),
             poll: RefCell::new(poll),
@@ -430,8 +459,11 @@ impl Hub {
         self.poll_due.set(true);
     }
 
+    /// Whether a coroutine is runnable now, or something handed over from
+    /// another thread (or by this one, to its own queue) awaits absorbing:
+    /// the poll must then only look, not sleep.
     pub(crate) fn has_ready(&self) -> bool {
-        !self.ready.borrow().is_empty()
+        !self.ready.borrow().is_empty() || self.remote.pending.load(Ordering::Acquire)
     }
 
     pub(crate) fn arm_timer(&self, deadline: Instant, task: Arc<Task>) -> TimerKey {
@@ -533,7 +565,7 @@ impl Hub {
         // The wake list swaps with a spare, so that neither side allocates
         // once both have grown.
         let mut wakes = self.spare_wakes.take();
-        let spawns = {
+        let (spawns, reports) = {
             let mut injected = self
                 .remote
                 .injected
@@ -541,8 +573,14 @@ impl Hub {
                 .unwrap_or_else(|e| e.into_inner());
             self.remote.pending.store(false, Ordering::Release);
             std::mem::swap(&mut wakes, &mut injected.wakes);
-            std::mem::take(&mut injected.spawns)
+            (
+                std::mem::take(&mut injected.spawns),
+                std::mem::take(&mut injected.reports),
+            )
         };
+        for report in reports {
+            let _ = report.send(self.describe_coroutines());
+        }
         // Spawns first: a wake-up for a coroutine handed over with them
         // was either sent before it had a slot (and is not needed) or after
         // it was installed.
@@ -652,7 +690,10 @@ impl Hub {
             if timeout.is_none() && !self.has_pending_work() {
                 let since = *idle_since.get_or_insert(now);
                 if now.duration_since(since) >= check_every {
-                    if !others_could_wake() {
+                    // Look again after counting: a thread that woke us and
+                    // then exited is gone from the count, but its wake-up
+                    // is here.
+                    if !others_could_wake() && !self.has_pending_work() && !task.is_notified() {
                         return Err(WouldBlockForever::new(what));
                     }
                     // Another thread may still wake us: look again later,
@@ -710,10 +751,19 @@ impl Hub {
                 self.stacks.borrow_mut().trim();
                 continue;
             }
-            // A worker counts as a thread that could wake others, even
-            // idle: counting idle workers out made the deadlock check
-            // report waits that a wake-up on its way would have ended.
-            if let Err(e) = self.poll(timeout) {
+            // With nothing that could end the sleep but another thread, the
+            // worker counts as idle for the deadlock check. The mark first,
+            // then one more look at the injection queue (see
+            // `Remote::idle`): work handed over meanwhile ends the mark.
+            if timeout.is_none()
+                && !self.has_pending_work()
+                && !context::mark_hub_idle(&self.remote.idle, &self.remote.pending)
+            {
+                continue;
+            }
+            let polled = self.poll(timeout);
+            context::end_hub_idle(&self.remote.idle);
+            if let Err(e) = polled {
                 eprintln!("greenstd: worker hub poll failed: {e}");
                 std::thread::sleep(Duration::from_millis(10));
             }
@@ -744,7 +794,6 @@ impl Task {
     }
 }
 
-/// Whether some other thread exists that could still wake this one.
 /// Whether the caller is a thread's own context with no coroutine on its
 /// hub: the context in which every call behaves (and costs) as std's.
 #[inline]
@@ -752,7 +801,11 @@ pub(crate) fn is_plain_thread() -> bool {
     !context::in_coroutine() && Hub::existing().is_none_or(|h| h.live() == 0)
 }
 
-/// The pool's idle threads and the monitor thread wake nobody.
+/// Whether some other thread exists that could still wake this one. The
+/// pool's idle threads, worker hubs marked idle and the monitor thread
+/// wake nobody. A caller that gets `false` looks at its own state once
+/// more before it reports: a thread that woke it and then exited is gone
+/// from the count.
 pub(crate) fn others_could_wake() -> bool {
     let bystanders = context::idle_runtime_threads() + super::monitor::threads();
     crate::sys::os_thread_count().is_none_or(|n| n > 1 + bystanders)

@@ -10,16 +10,21 @@ use super::error::{Killed, TimeoutExpired, WouldBlockForever};
 
 /// Prints the report of a would-block-forever wait on stderr, as gevent
 /// prints `LoopExit`'s traceback: the error is returned as well, but a
-/// `join().unwrap()` would show only `Any { .. }`.
-pub(crate) fn report_would_block_forever(e: &WouldBlockForever, coroutines: &str) {
+/// `join().unwrap()` would show only `Any { .. }`. `here` lists the
+/// thread's own coroutines, `elsewhere` those of the worker hubs.
+pub(crate) fn report_would_block_forever(e: &WouldBlockForever, here: &str, elsewhere: &str) {
     let thread = std::thread::current();
     let name = thread.name().unwrap_or("<unnamed>");
     let mut text = format!("\ngreenstd: on thread '{name}': {e}.\n");
-    if coroutines.is_empty() {
+    if here.is_empty() {
         text.push_str("This thread has no coroutines left.\n");
     } else {
         text.push_str("Its coroutines, none of which can run:\n");
-        text.push_str(coroutines);
+        text.push_str(here);
+    }
+    if !elsewhere.is_empty() {
+        text.push_str("The worker hubs' coroutines, all parked:\n");
+        text.push_str(elsewhere);
     }
     text.push_str(
         "Each waits for something only another coroutine or thread could do; look for \

@@ -110,7 +110,36 @@ pub(crate) fn place(placement: Placement) -> io::Result<Option<Arc<Remote>>> {
     }
     let workers = workers()?;
     let i = NEXT.fetch_add(1, Ordering::Relaxed) % workers.len();
-    Ok(Some(workers[i].clone()))
+    let remote = &workers[i];
+    // A worker's turn that falls on the spawner's own hub spawns in place:
+    // the same outcome without a trip through its injection queue.
+    if super::task::Schedule::is_local(&**remote) {
+        return Ok(None);
+    }
+    Ok(Some(remote.clone()))
+}
+
+/// The coroutines of every worker hub but the caller's, for a
+/// would-block-forever report: a paragraph per hub that has any. Empty
+/// when there are no workers.
+pub(crate) fn describe_workers() -> String {
+    let Some(workers) = WORKERS.get() else {
+        return String::new();
+    };
+    let mut text = String::new();
+    for (i, remote) in workers.iter().enumerate() {
+        if super::task::Schedule::is_local(&**remote) {
+            continue;
+        }
+        match remote.describe(std::time::Duration::from_millis(500)) {
+            Some(list) if list.is_empty() => {}
+            Some(list) => {
+                text.push_str(&format!("On hub thread 'greenstd-hub-{i}':\n{list}"));
+            }
+            None => text.push_str(&format!("Hub thread 'greenstd-hub-{i}' did not answer.\n")),
+        }
+    }
+    text
 }
 
 /// The worker hubs, started on first use.
