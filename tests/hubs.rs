@@ -253,3 +253,102 @@ fn a_thousand_connections_over_two_hubs_every_byte_verified() {
         "handlers ran on both hubs: {server_hubs:?}"
     );
 }
+
+/// The monitor watches every hub: a coroutine computing without a break on
+/// a worker is reported with its name and its hub's thread.
+#[test]
+fn the_monitor_names_a_stalled_coroutine_and_its_worker_hub() {
+    let _serial = two_hubs();
+    if common::is_child() {
+        greenstd::start_monitor(Duration::from_millis(50));
+        let hog = Builder::new()
+            .name("hog".into())
+            .spawn(|| {
+                let start = std::time::Instant::now();
+                let mut x = 0u64;
+                while start.elapsed() < Duration::from_millis(400) {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+                eprintln!("hog ran on {}", os_thread_name());
+                x
+            })
+            .unwrap();
+        hog.join().unwrap();
+        return;
+    }
+    let (ok, stderr) =
+        common::run_child("the_monitor_names_a_stalled_coroutine_and_its_worker_hub");
+    assert!(ok, "{stderr}");
+    let hub = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("hog ran on "))
+        .expect("the hog's thread");
+    assert!(hub.starts_with("greenstd-hub-"), "{hub}");
+    assert!(
+        stderr.contains("coroutine <Greenlet \"hog\" #")
+            && stderr.contains(&format!("on thread '{hub}'"))
+            && stderr.contains("without switching out"),
+        "{stderr}"
+    );
+}
+
+/// `net::bind_per_hub`: a listener per hub on one port, an accept loop on
+/// each hub (`Placement::Hub`); the kernel spreads the connections, each is
+/// served on the hub that accepted it, every byte verified.
+#[test]
+fn a_listener_per_hub_serves_on_both_hubs() {
+    let _serial = two_hubs();
+    let listeners = greenstd::net::bind_per_hub("127.0.0.1:0").unwrap();
+    assert_eq!(listeners.len(), 2);
+    let addr = listeners[0].local_addr().unwrap();
+    assert_eq!(listeners[1].local_addr().unwrap(), addr);
+    let (served_tx, served_rx) = mpsc::channel::<(String, String)>();
+    for (i, listener) in listeners.into_iter().enumerate() {
+        let served_tx = served_tx.clone();
+        Builder::new()
+            .placement(Placement::Hub(i))
+            .spawn(move || {
+                let acceptor = os_thread_name();
+                for stream in listener.incoming() {
+                    let Ok(mut stream) = stream else { continue };
+                    let served_tx = served_tx.clone();
+                    let acceptor = acceptor.clone();
+                    thread::spawn(move || {
+                        let mut buf = [0u8; 64];
+                        let n = stream.read(&mut buf).unwrap();
+                        stream.write_all(&buf[..n]).unwrap();
+                        let _ = served_tx.send((acceptor, os_thread_name()));
+                    });
+                }
+            })
+            .unwrap();
+    }
+    drop(served_tx);
+    const CONNS: usize = 200;
+    let clients: Vec<_> = (0..CONNS)
+        .map(|i| {
+            thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).unwrap();
+                let msg = format!("message {i}");
+                s.write_all(msg.as_bytes()).unwrap();
+                let mut back = vec![0u8; msg.len()];
+                s.read_exact(&mut back).unwrap();
+                assert_eq!(back, msg.as_bytes());
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let mut hubs = HashSet::new();
+    for _ in 0..CONNS {
+        let (acceptor, handler) = served_rx.recv_timeout(PATIENCE).unwrap();
+        assert_eq!(acceptor, handler, "a handler runs on its acceptor's hub");
+        hubs.insert(handler);
+    }
+    assert_eq!(
+        hubs.len(),
+        2,
+        "the kernel spread connections over both: {hubs:?}"
+    );
+}

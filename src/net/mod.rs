@@ -52,7 +52,7 @@ mod tcp;
 mod udp;
 
 pub use addr::ToSocketAddrs;
-pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use tcp::{Incoming, TcpListener, TcpStream, bind_per_hub};
 pub use udp::UdpSocket;
 
 pub use std::net::{

@@ -76,12 +76,20 @@ const BACKLOG: i32 = 1024;
 
 /// Binds and listens on one address, as std does but with [`BACKLOG`].
 fn listen(addr: &SocketAddr) -> io::Result<std::net::TcpListener> {
+    listen_with(addr, false)
+}
+
+/// `listen`, with `SO_REUSEPORT` when `share_port`.
+fn listen_with(addr: &SocketAddr, share_port: bool) -> io::Result<std::net::TcpListener> {
     let socket = Socket::new(
         Domain::for_address(*addr),
         Type::STREAM,
         Some(Protocol::TCP),
     )?;
     socket.set_reuse_address(true)?;
+    if share_port {
+        socket.set_reuse_port(true)?;
+    }
     socket.bind(&(*addr).into())?;
     socket.listen(BACKLOG)?;
     Ok(socket.into())
@@ -270,7 +278,10 @@ impl TcpListener {
     /// burst of a few hundred connects overflows it and the kernel drops or
     /// resets handshakes.
     pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<TcpListener> {
-        let listener = each_addr(&addr, listen)?;
+        TcpListener::from_std(each_addr(&addr, listen)?)
+    }
+
+    fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
         Ok(TcpListener {
             inner: Evented::new(listener)?,
         })
@@ -379,3 +390,52 @@ impl std::iter::FusedIterator for Incoming<'_> {}
 
 super::socket_traits!(TcpStream, std::net::TcpStream);
 super::socket_traits!(TcpListener, std::net::TcpListener);
+
+/// One listener per hub, all on the same address with `SO_REUSEPORT`: the
+/// kernel spreads new connections over them, so each hub accepts its own
+/// and no connection crosses threads. Start one accept loop per listener
+/// with [`Placement::Hub(i)`](crate::Placement::Hub); a handler spawned in
+/// an accept loop stays on its hub. With one hub, one listener.
+///
+/// Port 0 picks a free port for the first listener; the others share it.
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use greenstd::net::{self, TcpStream};
+/// use greenstd::thread::{self, Builder};
+/// use greenstd::Placement;
+///
+/// let listeners = net::bind_per_hub("127.0.0.1:0")?;
+/// let addr = listeners[0].local_addr()?;
+/// for (i, listener) in listeners.into_iter().enumerate() {
+///     Builder::new().placement(Placement::Hub(i)).spawn(move || {
+///         for stream in listener.incoming() {
+///             let Ok(mut stream) = stream else { continue };
+///             thread::spawn(move || {
+///                 let mut buf = [0u8; 5];
+///                 if stream.read_exact(&mut buf).is_ok() {
+///                     let _ = stream.write_all(&buf);
+///                 }
+///             });
+///         }
+///     })?;
+/// }
+/// let mut client = TcpStream::connect(addr)?;
+/// client.write_all(b"hello")?;
+/// let mut echo = [0u8; 5];
+/// client.read_exact(&mut echo)?;
+/// assert_eq!(&echo, b"hello");
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+/// As [`TcpListener::bind`], for any of the listeners.
+pub fn bind_per_hub<A: ToSocketAddrs>(addr: A) -> io::Result<Vec<TcpListener>> {
+    let first = each_addr(&addr, |a| listen_with(a, true))?;
+    let shared = first.local_addr()?;
+    let mut listeners = vec![TcpListener::from_std(first)?];
+    for _ in 1..crate::hubs() {
+        listeners.push(TcpListener::from_std(listen_with(&shared, true)?)?);
+    }
+    Ok(listeners)
+}

@@ -36,6 +36,11 @@ pub enum Placement {
     /// On a worker hub when there are several hubs, even from inside a
     /// coroutine; on the spawner's hub when there is one.
     Worker,
+    /// On worker hub `i` (counted modulo the hub count) when there are
+    /// several hubs; on the spawner's hub when there is one. For one
+    /// coroutine per hub, such as an accept loop per hub over
+    /// [`net::bind_per_hub`](crate::net::bind_per_hub)'s listeners.
+    Hub(usize),
 }
 
 /// `n`, or one per available core for 0.
@@ -103,13 +108,16 @@ pub(crate) fn place(placement: Placement) -> io::Result<Option<Arc<Remote>>> {
     let wanted = match placement {
         Placement::ThisThread => false,
         Placement::Auto => !context::in_coroutine(),
-        Placement::Worker => true,
+        Placement::Worker | Placement::Hub(_) => true,
     };
     if !wanted || hubs() <= 1 {
         return Ok(None);
     }
     let workers = workers()?;
-    let i = NEXT.fetch_add(1, Ordering::Relaxed) % workers.len();
+    let i = match placement {
+        Placement::Hub(i) => i % workers.len(),
+        _ => NEXT.fetch_add(1, Ordering::Relaxed) % workers.len(),
+    };
     let remote = &workers[i];
     // A worker's turn that falls on the spawner's own hub spawns in place:
     // the same outcome without a trip through its injection queue.
