@@ -11,6 +11,14 @@
 //! connecting, echoing one 64-byte message and closing; per connection the
 //! server's CPU time and syscalls.
 //!
+//! `-- --cores N` prints the every-core tables instead (issue #11): the
+//! server on CPUs `0..N` as greenstd with 1 hub, with N hubs (one accept
+//! loop, spawns spread over the workers; and a `SO_REUSEPORT` listener per
+//! hub), tokio's multi-threaded runtime and may with N workers, and std
+//! threads; the load generator on the CPUs after the server's, one thread
+//! per spare CPU, or two threads sharing the server's CPUs when there is
+//! none (said in the output).
+//!
 //! Run: `cargo bench --bench echo` (`-- --quick` for 1-second runs). To
 //! profile one server: run the bench binary with `--serve NAME` (it prints
 //! its port and pid), then again with `--load PORT CONNECTIONS SIZE SECONDS`.
@@ -57,28 +65,68 @@ macro_rules! std_style_echo_server {
             std::process::id()
         );
         for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
+            let Ok(stream) = stream else { continue };
             ($spawn)(move || {
                 let _ = stream.set_nodelay(true);
-                let mut buf = vec![0u8; 64 * 1024];
-                loop {
-                    let n = match stream.read(&mut buf) {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => n,
-                    };
-                    if stream.write_all(&buf[..n]).is_err() {
-                        return;
-                    }
-                }
+                echo_until_closed(stream);
             });
         }
     }};
 }
 
+/// A connection's handler in every std-style server: echoes until EOF.
+fn echo_until_closed(mut stream: impl Read + Write) {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if stream.write_all(&buf[..n]).is_err() {
+            return;
+        }
+    }
+}
+
+/// greenstd over every hub, the other shape: a `SO_REUSEPORT` listener and
+/// an accept loop per hub (`net::bind_per_hub`).
+fn greenstd_listener_per_hub() {
+    use greenstd::{Placement, net, thread};
+    let listeners = net::bind_per_hub("127.0.0.1:0").unwrap();
+    println!(
+        "{} {}",
+        listeners[0].local_addr().unwrap().port(),
+        std::process::id()
+    );
+    for (i, listener) in listeners.into_iter().enumerate() {
+        thread::Builder::new()
+            .placement(Placement::Hub(i))
+            .spawn(move || {
+                for stream in listener.incoming() {
+                    let Ok(stream) = stream else { continue };
+                    thread::spawn(move || {
+                        let _ = stream.set_nodelay(true);
+                        echo_until_closed(stream);
+                    });
+                }
+            })
+            .unwrap();
+    }
+    // The stdin watcher ends the process.
+    loop {
+        std::thread::park();
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    let cores_arg = args
+        .iter()
+        .position(|a| a == "--cores")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse::<usize>().ok());
     if let Some(i) = args.iter().position(|a| a == "--serve") {
-        serve(&args[i + 1]);
+        serve(&args[i + 1], cores_arg.unwrap_or(1));
         return;
     }
     if let Some(i) = args.iter().position(|a| a == "--load") {
@@ -90,8 +138,15 @@ fn main() {
                 .unwrap_or(0)
         };
         let secs = Duration::from_secs(arg(4).max(1));
-        let r = load::generate(arg(1) as u16, arg(2) as usize, arg(3) as usize, secs, &|| 0)
-            .expect("load");
+        let r = load::generate(
+            arg(1) as u16,
+            arg(2) as usize,
+            arg(3) as usize,
+            secs,
+            &|| 0,
+            None,
+        )
+        .expect("load");
         println!("{:.0} msgs/s", r.messages as f64 / r.elapsed.as_secs_f64());
         return;
     }
@@ -107,7 +162,11 @@ fn main() {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
-    pin_to_cpu(1);
+    if let Some(cores) = cores_arg {
+        every_core(cores.max(1), duration, perf, quick);
+        return;
+    }
+    pin_to_cpus(1..2);
     let configs = [(1, 64), (100, 64), (1000, 64), (100, 16 * 1024)];
     println!(
         "| connections x message | server | msgs/s | p99 latency | server CPU/msg | CPU efficiency vs tokio | syscalls/msg | peak RSS | msgs/s vs tokio |"
@@ -127,6 +186,7 @@ fn main() {
                             duration,
                         },
                         perf,
+                        Cores::ONE,
                     ),
                 )
             })
@@ -164,7 +224,10 @@ fn main() {
     println!("|---|---|---|---|---|---|");
     let results: Vec<_> = SERVERS
         .iter()
-        .map(|server| (*server, run(server, Load::Storm { total, at_once }, perf)))
+        .map(|server| {
+            let storm = Load::Storm { total, at_once };
+            (*server, run(server, storm, perf, Cores::ONE))
+        })
         .collect();
     let tokio_cpu = results
         .iter()
@@ -182,6 +245,127 @@ fn main() {
                     .map_or("n/a".into(), |s| format!("{s:.1}")),
             ),
             Err(e) => println!("| connect storm | {server} | failed: {e} | | | |"),
+        }
+    }
+}
+
+/// Where the server and the load generator run: the server on CPUs
+/// `0..server`, the generator's `clients` threads on the CPUs after them,
+/// or anywhere when the machine has none left (then they share the
+/// server's cores).
+#[derive(Clone, Copy)]
+struct Cores {
+    server: usize,
+    clients: usize,
+    shared: bool,
+}
+
+impl Cores {
+    /// The single-core tables: the server on CPU 0, one generator on CPU 1.
+    const ONE: Cores = Cores {
+        server: 1,
+        clients: 1,
+        shared: false,
+    };
+
+    fn for_server(server: usize) -> Cores {
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let spare = cpus.saturating_sub(server);
+        Cores {
+            server,
+            // One generator thread per spare CPU (at most 4); two sharing
+            // the server's cores when there is none.
+            clients: if spare == 0 { 2 } else { spare.min(4) },
+            shared: spare == 0,
+        }
+    }
+}
+
+/// The servers of the every-core table: greenstd with one hub and with
+/// `n` hubs (spawns spread from one accept loop, and a listener per hub),
+/// tokio's multi-threaded runtime and may with `n` workers, std threads.
+const EVERY_CORE_SERVERS: [&str; 6] = [
+    "greenstd",
+    "greenstd-hubs",
+    "greenstd-hubs-reuseport",
+    "tokio-mt",
+    "may-mt",
+    "std",
+];
+
+/// `--cores N`: the echo and connect-storm tables with the server on N
+/// CPUs (issue #11's benchmark).
+fn every_core(cores: usize, duration: Duration, perf: bool, quick: bool) {
+    let placement = Cores::for_server(cores);
+    println!(
+        "Server on CPUs 0..{cores} ({cores} hubs/workers), load generator: {} thread(s){}.",
+        placement.clients,
+        if placement.shared {
+            ", sharing the server's CPUs (no spare core on this machine)"
+        } else {
+            " on the CPUs after the server's"
+        }
+    );
+    println!();
+    println!(
+        "| connections x 64 B | server | msgs/s | vs greenstd 1 hub | p99 latency | server CPU/msg | msgs per CPU-second vs tokio-mt | syscalls/msg |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    for conns in [100, 1000] {
+        let what = Load::Echo {
+            conns,
+            size: 64,
+            duration,
+        };
+        let results: Vec<_> = EVERY_CORE_SERVERS
+            .iter()
+            .map(|server| (*server, run(server, what, perf, placement)))
+            .collect();
+        every_core_rows(&format!("{conns}"), &results, "µs", 2);
+    }
+    let (total, at_once) = if quick { (1_000, 50) } else { (5_000, 50) };
+    println!();
+    println!(
+        "| connect storm ({total}, {at_once} at a time) | server | connections/s | vs greenstd 1 hub | p99 | server CPU/connection | per CPU-second vs tokio-mt | syscalls/connection |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
+    let results: Vec<_> = EVERY_CORE_SERVERS
+        .iter()
+        .map(|server| {
+            let storm = Load::Storm { total, at_once };
+            (*server, run(server, storm, perf, placement))
+        })
+        .collect();
+    every_core_rows("storm", &results, "µs", 1);
+}
+
+fn every_core_rows(
+    label: &str,
+    results: &[(&str, io::Result<Outcome>)],
+    unit: &str,
+    digits: usize,
+) {
+    let find = |name: &str| {
+        results
+            .iter()
+            .find(|(s, _)| *s == name)
+            .and_then(|(_, r)| r.as_ref().ok())
+    };
+    let one_hub = find("greenstd").map(|r| r.rate);
+    let tokio_cpu = find("tokio-mt").map(|r| r.cpu_per_unit);
+    for (server, result) in results {
+        match result {
+            Ok(r) => println!(
+                "| {label} | {server} | {:.0} | {} | {:.0} µs | {:.digits$} {unit} | {} | {} |",
+                r.rate,
+                one_hub.map_or("-".into(), |one| format!("{:.2}x", r.rate / one)),
+                r.p99.as_secs_f64() * 1e6,
+                r.cpu_per_unit,
+                tokio_cpu.map_or("-".into(), |t| format!("{:.2}", t / r.cpu_per_unit)),
+                r.syscalls_per_unit
+                    .map_or("n/a".into(), |s| format!("{s:.1}")),
+            ),
+            Err(e) => println!("| {label} | {server} | failed: {e} | | | | | |"),
         }
     }
 }
@@ -208,7 +392,7 @@ struct Outcome {
     peak_rss_kib: u64,
 }
 
-fn run(server: &str, what: Load, perf: bool) -> io::Result<Outcome> {
+fn run(server: &str, what: Load, perf: bool, cores: Cores) -> io::Result<Outcome> {
     let exe = std::env::current_exe()?;
     let perf_out = std::env::temp_dir().join(format!("greenstd-echo-perf-{}", std::process::id()));
     let mut cmd = if perf {
@@ -222,7 +406,7 @@ fn run(server: &str, what: Load, perf: bool) -> io::Result<Outcome> {
         Command::new(&exe)
     };
     let mut child = cmd
-        .args(["--serve", server])
+        .args(["--serve", server, "--cores", &cores.server.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()?;
@@ -242,14 +426,12 @@ fn run(server: &str, what: Load, perf: bool) -> io::Result<Outcome> {
         .parse()
         .map_err(io::Error::other)?;
     let cpu = || process_cpu_micros(pid);
-    let load = match what {
-        Load::Echo {
-            conns,
-            size,
-            duration,
-        } => load::generate(port, conns, size, duration, &cpu),
-        Load::Storm { total, at_once } => load::storm(port, total, at_once, &cpu),
+    let clients = if cores.shared {
+        None
+    } else {
+        Some(cores.server..cores.server + cores.clients)
     };
+    let load = load::in_parallel(port, cores.clients, clients, &cpu, what);
     drop(child.stdin.take()); // EOF: the server reports and exits
     // The server's last line: its peak RSS (KiB).
     let report = lines.next().transpose()?.unwrap_or_default();
@@ -280,8 +462,8 @@ fn run(server: &str, what: Load, perf: bool) -> io::Result<Outcome> {
     })
 }
 
-fn serve(server: &str) {
-    pin_to_cpu(0);
+fn serve(server: &str, cores: usize) {
+    pin_to_cpus(0..cores);
     // Exit (reporting peak RSS) when the driver closes our stdin.
     std::thread::spawn(|| {
         let mut sink = Vec::new();
@@ -292,25 +474,35 @@ fn serve(server: &str) {
     });
     match server {
         "greenstd" => std_style_echo_server!(greenstd::net, greenstd::thread::spawn),
+        "greenstd-hubs" => {
+            greenstd::set_hubs(cores).unwrap();
+            std_style_echo_server!(greenstd::net, greenstd::thread::spawn)
+        }
+        "greenstd-hubs-reuseport" => {
+            greenstd::set_hubs(cores).unwrap();
+            greenstd_listener_per_hub()
+        }
         "std" => std_style_echo_server!(std::net, std::thread::spawn),
-        "may" => {
-            may::config().set_workers(1);
+        "may" | "may-mt" => {
+            may::config().set_workers(if server == "may" { 1 } else { cores });
             let go = |f: Box<dyn FnOnce() + Send>| {
                 may::go!(f);
             };
             std_style_echo_server!(may::net, |f: _| go(Box::new(f)))
         }
-        "tokio" => tokio_server(),
+        "tokio" => tokio_server(tokio::runtime::Builder::new_current_thread()),
+        "tokio-mt" => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(cores);
+            tokio_server(builder)
+        }
         other => panic!("unknown server {other}"),
     }
 }
 
-fn tokio_server() {
+fn tokio_server(mut builder: tokio::runtime::Builder) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
-        .build()
-        .unwrap();
+    let rt = builder.enable_io().build().unwrap();
     rt.block_on(async {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         println!(
@@ -339,12 +531,15 @@ fn tokio_server() {
     });
 }
 
-fn pin_to_cpu(cpu: usize) {
+/// Pins the calling thread (and the threads it starts later) to `cpus`.
+fn pin_to_cpus(cpus: std::ops::Range<usize>) {
     // SAFETY: `set` is a zeroed, valid cpu_set_t that outlives both calls;
     // the size passed is its own.
     unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
+        for cpu in cpus {
+            libc::CPU_SET(cpu, &mut set);
+        }
         libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
     }
 }
@@ -354,6 +549,7 @@ fn pin_to_cpu(cpu: usize) {
 mod load {
     use std::io::{self, Read, Write};
     use std::net::SocketAddr;
+    use std::sync::Barrier;
     use std::time::{Duration, Instant};
 
     use mio::net::TcpStream;
@@ -365,6 +561,95 @@ mod load {
         pub p99: Duration,
         /// The server's CPU time over the measured window.
         pub cpu_micros: u64,
+        /// The round trips, sorted (microseconds).
+        latencies: Vec<u32>,
+    }
+
+    /// Where a generator thread waits for the others once its
+    /// connections are up, so that every thread measures the same window;
+    /// waits on drop if the thread failed before (no one is left hanging).
+    pub struct Start<'a> {
+        barrier: &'a Barrier,
+        waited: bool,
+    }
+
+    impl Start<'_> {
+        fn wait(&mut self) {
+            if !self.waited {
+                self.waited = true;
+                self.barrier.wait();
+            }
+        }
+    }
+
+    impl Drop for Start<'_> {
+        fn drop(&mut self) {
+            self.wait();
+        }
+    }
+
+    /// Runs `what` against the server on `port` with `threads` generator threads (pinned to `cpus` when
+    /// given), the connections split between them; the window and the
+    /// server's CPU time (`cpu`) are measured from when all are connected
+    /// (echo) or from the start (storm) until all are done.
+    pub fn in_parallel(
+        port: u16,
+        threads: usize,
+        cpus: Option<std::ops::Range<usize>>,
+        cpu: &dyn Fn() -> u64,
+        what: super::Load,
+    ) -> io::Result<Report> {
+        let threads = threads.max(1);
+        let barrier = Barrier::new(threads + 1);
+        let share = |n: usize, t: usize| n / threads + usize::from(t < n % threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (barrier, cpus) = (&barrier, cpus.clone());
+                    s.spawn(move || {
+                        if let Some(cpus) = cpus {
+                            super::pin_to_cpus(cpus);
+                        }
+                        let start = Start {
+                            barrier,
+                            waited: false,
+                        };
+                        match what {
+                            super::Load::Echo {
+                                conns,
+                                size,
+                                duration,
+                            } => {
+                                generate(port, share(conns, t), size, duration, &|| 0, Some(start))
+                            }
+                            super::Load::Storm { total, at_once } => {
+                                storm(port, share(total, t), share(at_once, t), &|| 0, Some(start))
+                            }
+                        }
+                    })
+                })
+                .collect();
+            barrier.wait();
+            let began = std::time::Instant::now();
+            let cpu_at_start = cpu();
+            let mut messages = 0;
+            let mut latencies = Vec::new();
+            let mut failure = None;
+            for h in handles {
+                match h.join().expect("a generator thread panicked") {
+                    Ok(r) => {
+                        messages += r.messages;
+                        latencies.extend(r.latencies);
+                    }
+                    Err(e) => failure = Some(e),
+                }
+            }
+            let cpu_micros = cpu().saturating_sub(cpu_at_start);
+            match failure {
+                Some(e) => Err(e),
+                None => report(messages, began.elapsed(), latencies, cpu_micros),
+            }
+        })
     }
 
     struct Conn {
@@ -381,6 +666,7 @@ mod load {
         size: usize,
         duration: Duration,
         cpu: &dyn Fn() -> u64,
+        mut start_together: Option<Start<'_>>,
     ) -> io::Result<Report> {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut poll = Poll::new()?;
@@ -415,6 +701,10 @@ mod load {
             poll.poll(&mut events, Some(Duration::from_millis(100)))?;
             let now = Instant::now();
             if start.is_none() && all.iter().all(|c| c.connected) {
+                if let Some(s) = start_together.as_mut() {
+                    s.wait();
+                }
+                let now = Instant::now();
                 start = Some(now);
                 cpu_at_start = cpu();
                 latencies.clear();
@@ -485,6 +775,7 @@ mod load {
             elapsed,
             p99: Duration::from_micros(u64::from(p99)),
             cpu_micros,
+            latencies,
         })
     }
 
@@ -496,7 +787,11 @@ mod load {
         total: usize,
         at_once: usize,
         cpu: &dyn Fn() -> u64,
+        start_together: Option<Start<'_>>,
     ) -> io::Result<Report> {
+        if let Some(mut s) = start_together {
+            s.wait();
+        }
         const SIZE: usize = 64;
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let mut poll = Poll::new()?;
