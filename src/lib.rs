@@ -38,7 +38,21 @@
 //! | `sleep`, `park`, `join`, `sync` waits | parks; the hub runs others | runs the hub until done | as std |
 //! | socket I/O that would block | parks; the hub polls the socket | runs the hub until ready | waits on that socket alone |
 //! | `fs`, host-name lookup | runs on the blocking pool, parks | runs on the pool, runs the hub | std's call, directly |
-//! | `spawn` | coroutine on this hub | coroutine on this hub | coroutine on this hub |
+//! | `spawn` | coroutine on this hub | coroutine on this hub (1 hub) or the next worker hub | coroutine on this hub (1 hub) or the next worker hub |
+//!
+//! **Every core.** With [`set_hubs`]`(n)` or `GREENSTD_HUBS=n` (`auto`: one
+//! per core) greenstd runs `n` worker hubs, one OS thread each
+//! (`greenstd-hub-0`...). Coroutines still never migrate: spreading happens
+//! only when one is created. A spawn from a thread's own context goes to
+//! the next worker (round robin); a spawn inside a coroutine stays on its
+//! hub; [`thread::Builder::placement`] with a [`Placement`] chooses
+//! otherwise, and [`net::bind_per_hub`] gives each hub a `SO_REUSEPORT`
+//! listener of its own. Other threads reach a hub only through its
+//! injection queue (wake-ups, spawns, report requests) and its waker; a
+//! coroutine's wake state is touched by its own hub's thread only. A
+//! worker with nothing that only another thread could end (no runnable
+//! coroutine, timer or I/O waiter) marks itself idle, so that a wait that
+//! nothing on any hub could end still fails with [`WouldBlockForever`].
 //!
 //! Where to look in the source: the facades (`thread/`, `net/`, `fs/`,
 //! `sync/`, `gevent/`, `hooks.rs`) mirror std and gevent and hold no
