@@ -352,3 +352,64 @@ fn a_listener_per_hub_serves_on_both_hubs() {
         "the kernel spread connections over both: {hubs:?}"
     );
 }
+
+/// A `Pool` shared by spawners on both hubs: its cap holds across hubs, and
+/// `join` waits for the greenlets of every hub.
+#[test]
+fn a_pool_caps_and_joins_across_hubs() {
+    let _serial = two_hubs();
+    const CAP: usize = 3;
+    const TASKS: usize = 40;
+    let pool = Arc::new(greenstd::Pool::new(CAP));
+    let running = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let done = Arc::new(AtomicUsize::new(0));
+    let hubs_seen = Arc::new(std::sync::Mutex::new(HashSet::new()));
+    // One spawner per worker hub, each putting half of the tasks in.
+    let spawners: Vec<_> = (0..2)
+        .map(|hub| {
+            let (pool, running, peak, done, hubs_seen) = (
+                pool.clone(),
+                running.clone(),
+                peak.clone(),
+                done.clone(),
+                hubs_seen.clone(),
+            );
+            Builder::new()
+                .placement(Placement::Hub(hub))
+                .spawn(move || {
+                    for _ in 0..TASKS / 2 {
+                        let (running, peak, done, hubs_seen) = (
+                            running.clone(),
+                            peak.clone(),
+                            done.clone(),
+                            hubs_seen.clone(),
+                        );
+                        drop(pool.spawn(move || {
+                            let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                            peak.fetch_max(now, Ordering::SeqCst);
+                            hubs_seen.lock().unwrap().insert(os_thread_name());
+                            thread::sleep(Duration::from_millis(2));
+                            running.fetch_sub(1, Ordering::SeqCst);
+                            done.fetch_add(1, Ordering::SeqCst);
+                        }));
+                    }
+                })
+                .unwrap()
+        })
+        .collect();
+    for s in spawners {
+        s.join().unwrap();
+    }
+    pool.join();
+    assert_eq!(done.load(Ordering::SeqCst), TASKS);
+    assert!(
+        peak.load(Ordering::SeqCst) <= CAP,
+        "the cap holds across hubs"
+    );
+    assert_eq!(
+        hubs_seen.lock().unwrap().len(),
+        2,
+        "greenlets ran on both hubs"
+    );
+}
