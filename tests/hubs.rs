@@ -413,3 +413,24 @@ fn a_pool_caps_and_joins_across_hubs() {
         "greenlets ran on both hubs"
     );
 }
+
+/// An unpark, kill or switch sent to a coroutine that a worker has not
+/// installed yet is kept in the coroutine's flags and seen when it starts:
+/// spawned from here, woken from here at once, many times over.
+#[test]
+fn a_wake_up_sent_before_the_worker_installs_the_coroutine_is_kept() {
+    let _serial = two_hubs();
+    for round in 0..2000 {
+        let h = thread::spawn(move || {
+            thread::park();
+            round
+        });
+        h.thread().unpark();
+        assert_eq!(h.join().unwrap(), round);
+    }
+    for _ in 0..500 {
+        let g = greenstd::spawn(|| thread::sleep(Duration::from_secs(3600)));
+        g.kill();
+        assert!(g.join_timeout(PATIENCE));
+    }
+}

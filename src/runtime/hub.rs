@@ -584,6 +584,7 @@ impl Hub {
         // Spawns first: a wake-up for a coroutine handed over with them
         // was either sent before it had a slot (and is not needed) or after
         // it was installed.
+        let installed_any = !spawns.is_empty();
         for spawn in spawns {
             let RemoteSpawn {
                 task,
@@ -596,6 +597,13 @@ impl Hub {
             if let Err(e) = unsafe { self.install(&task, stack_size, body) } {
                 failed(e);
             }
+        }
+        if installed_any {
+            // Other threads hold these tasks: a waker that saw one still
+            // unplaced fenced too (see `Task::wake`), so either it queued
+            // its wake-up, or the coroutine, running after this, sees the
+            // flag the wake-up announced.
+            std::sync::atomic::fence(Ordering::SeqCst);
         }
         let entries = self.entries.borrow();
         let mut ready = self.ready.borrow_mut();

@@ -214,7 +214,9 @@ impl Task {
     }
 
     /// Gives a coroutine's task its slot, on its hub's thread, before the
-    /// coroutine first runs.
+    /// coroutine first runs. A task that other threads could already hold
+    /// (a remote spawn) needs a `SeqCst` fence after this and before the
+    /// coroutine runs (the installer's side of the pair in [`Task::wake`]).
     pub(crate) fn place(&self, at: usize) {
         if let Kind::Coroutine { slot, .. } = &self.kind {
             slot.store(at, Ordering::Release);
@@ -325,10 +327,18 @@ impl Task {
             // A coroutine not installed yet needs no wake-up: it starts
             // runnable, and what a waker can have asked of it before its
             // start (an unpark, a kill, a switch) is kept in its flags.
-            let slot = slot.load(Ordering::Acquire);
-            if slot == UNPLACED {
-                return;
+            let mut at = slot.load(Ordering::Acquire);
+            if at == UNPLACED {
+                // The flag this wake-up announces was set before; with the
+                // installer's fence after `place`, either its slot is seen
+                // now, or the coroutine will see the flag when it runs.
+                std::sync::atomic::fence(Ordering::SeqCst);
+                at = slot.load(Ordering::Acquire);
+                if at == UNPLACED {
+                    return;
+                }
             }
+            let slot = at;
             if *hub != local_hub() {
                 remote.inject(slot, self.id);
             } else if self.wake_here() {
