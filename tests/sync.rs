@@ -325,3 +325,85 @@ fn a_receiver_waits_times_out_and_is_woken_from_anywhere() {
     assert_eq!(receiver.join().unwrap(), 3);
     other.join().unwrap();
 }
+
+/// The receiver skips the channel's lock while nothing changed since it
+/// found the queue empty. Nothing may slip past that shortcut: messages
+/// from OS threads and coroutines, mixed `try_recv`/`recv`/`recv_timeout`,
+/// and the last sender leaving while the receiver waits (seen every time
+/// after, as std reports it).
+#[test]
+fn the_receivers_lock_free_emptiness_check_misses_nothing() {
+    const PER: usize = 5_000;
+    let (tx, rx) = mpsc::channel::<usize>();
+    let os: Vec<_> = (0..2)
+        .map(|p| {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for i in 0..PER {
+                    tx.send(p * PER + i).unwrap();
+                    if i % 97 == 0 {
+                        std::thread::yield_now();
+                    }
+                }
+            })
+        })
+        .collect();
+    let green = {
+        let tx = tx.clone();
+        thread::spawn(move || {
+            for i in 0..PER {
+                tx.send(2 * PER + i).unwrap();
+                if i % 31 == 0 {
+                    thread::yield_now();
+                }
+            }
+        })
+    };
+    drop(tx);
+    let receiver = thread::spawn(move || {
+        let mut seen = vec![false; 3 * PER];
+        let mut got = 0;
+        let mut k = 0usize;
+        loop {
+            k += 1;
+            let next = match k % 3 {
+                0 => match rx.try_recv() {
+                    Ok(v) => Some(v),
+                    Err(mpsc::TryRecvError::Empty) => continue,
+                    Err(mpsc::TryRecvError::Disconnected) => None,
+                },
+                1 => match rx.recv_timeout(Duration::from_secs(20)) {
+                    Ok(v) => Some(v),
+                    Err(mpsc::RecvTimeoutError::Disconnected) => None,
+                    Err(mpsc::RecvTimeoutError::Timeout) => panic!("a message was lost"),
+                },
+                _ => rx.recv().ok(),
+            };
+            let Some(v) = next else { break };
+            assert!(!seen[v], "{v} twice");
+            seen[v] = true;
+            got += 1;
+        }
+        // Disconnected, again and again, once every sender is gone.
+        for _ in 0..3 {
+            assert_eq!(rx.try_recv(), Err(mpsc::TryRecvError::Disconnected));
+            assert!(rx.recv().is_err());
+        }
+        got
+    });
+    for t in os {
+        t.join().unwrap();
+    }
+    green.join().unwrap();
+    assert_eq!(receiver.join().unwrap(), 3 * PER);
+    // A receiver parked on an empty channel wakes when the last sender
+    // leaves from another OS thread.
+    let (tx, rx) = mpsc::channel::<()>();
+    let waiting = thread::spawn(move || rx.recv());
+    let dropper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(20));
+        drop(tx);
+    });
+    assert!(waiting.join().unwrap().is_err());
+    dropper.join().unwrap();
+}

@@ -58,7 +58,9 @@ pub(crate) fn current_task() -> Arc<Task> {
 pub(crate) fn with_current_task<R>(f: impl FnOnce(&Task) -> R) -> R {
     let running = CURRENT.with(Cell::get);
     if running.is_null() {
-        return f(&thread_task());
+        // Borrowed from the thread-local, not cloned: a thread's waits
+        // would otherwise pay two locked reference-count updates per look.
+        return THREAD_TASK.with(|t| f(t.get_or_init(|| Arc::new(Task::thread()))));
     }
     // SAFETY: see above: `running` is the task the hub holds for the
     // coroutine whose code this is, alive for as long as that code runs.

@@ -497,7 +497,11 @@ impl WaitSlot {
         loop {
             if self.word.load(Ordering::Acquire) != me {
                 let mine = Arc::into_raw(context::current_task()) as usize;
-                let old = self.word.swap(mine, Ordering::AcqRel);
+                // Sequentially consistent, as the first load in `notify`:
+                // a waker may publish its change with a `SeqCst` store
+                // instead of a lock the attempt takes (the channel's
+                // lock-free emptiness check).
+                let old = self.word.swap(mine, Ordering::SeqCst);
                 if old != 0 {
                     // A second waiter should not exist; if one did, wake it
                     // rather than lose it.
@@ -523,7 +527,7 @@ impl WaitSlot {
 
     /// Wakes the waiter, if any.
     pub(crate) fn notify(&self) {
-        if self.word.load(Ordering::Acquire) == 0 {
+        if self.word.load(Ordering::SeqCst) == 0 {
             return;
         }
         let old = self.word.swap(0, Ordering::AcqRel);

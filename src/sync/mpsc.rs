@@ -17,6 +17,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -41,11 +42,42 @@ struct Chan<T> {
     senders: WaitQueue,
     /// `None`: unbounded; `Some(0)`: rendezvous.
     bound: Option<usize>,
+    /// Counts what can end a receiver's wait: each message queued, and the
+    /// last sender leaving. Changed under the lock only (see
+    /// [`Chan::changed`]); read without it.
+    changes: AtomicU64,
+    /// The receiver's own: the value of `changes` when it last found the
+    /// queue empty, under the lock. While `changes` still reads so, the
+    /// queue is still empty and no sender left, so a receive that would
+    /// only fail skips the lock (half the locking of a ping-pong).
+    empty_at: AtomicU64,
 }
 
 impl<T> Chan<T> {
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Notes, under the lock, a change that can end the receiver's wait.
+    /// Sequentially consistent, against the receiver's registration in
+    /// its wait slot: either the receiver's fresh look sees the change, or
+    /// the notify after it sees the receiver.
+    fn changed(&self, _locked: &MutexGuard<'_, State<T>>) {
+        let n = self.changes.load(Ordering::Relaxed);
+        self.changes.store(n + 1, Ordering::SeqCst);
+    }
+
+    /// Whether the receiver may skip the lock: nothing changed since it
+    /// found the queue empty.
+    fn surely_empty(&self) -> bool {
+        self.changes.load(Ordering::SeqCst) == self.empty_at.load(Ordering::Relaxed)
+    }
+
+    /// Under the lock, with the queue empty: remembers it for
+    /// [`Chan::surely_empty`].
+    fn found_empty(&self, _locked: &MutexGuard<'_, State<T>>) {
+        self.empty_at
+            .store(self.changes.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 }
 
@@ -94,6 +126,8 @@ fn new_chan<T>(bound: Option<usize>) -> Arc<Chan<T>> {
         receivers: WaitSlot::new(),
         senders: WaitQueue::new(),
         bound,
+        changes: AtomicU64::new(0),
+        empty_at: AtomicU64::new(0),
     })
 }
 
@@ -130,6 +164,7 @@ fn send_unbounded<T>(chan: &Chan<T>, t: T) -> Result<(), SendError<T>> {
         }
         s.queue.push_back(t);
         s.sent += 1;
+        chan.changed(&s);
     }
     chan.receivers.notify();
     Ok(())
@@ -149,6 +184,7 @@ fn send_bounded<T>(chan: &Chan<T>, t: T, bound: usize) -> Result<(), SendError<T
         } else if s.queue.len() < room {
             s.queue.push_back(item.take().expect("unsent"));
             s.sent += 1;
+            chan.changed(&s);
             outcome = Some(Ok(s.sent));
         } else {
             return false;
@@ -222,6 +258,7 @@ impl<T> SyncSender<T> {
             }
             s.queue.push_back(t);
             s.sent += 1;
+            self.chan.changed(&s);
         }
         self.chan.receivers.notify();
         Ok(())
@@ -230,16 +267,25 @@ impl<T> SyncSender<T> {
 
 impl<T> Receiver<T> {
     fn take(&self) -> Result<T, TryRecvError> {
+        if self.chan.surely_empty() {
+            return Err(TryRecvError::Empty);
+        }
         let taken = {
             let mut s = self.chan.lock();
-            match s.queue.pop_front() {
+            let taken = match s.queue.pop_front() {
                 Some(t) => {
                     s.taken += 1;
                     Ok(t)
                 }
                 None if s.senders == 0 => Err(TryRecvError::Disconnected),
                 None => Err(TryRecvError::Empty),
+            };
+            // Disconnected stays a change not yet seen: every later
+            // receive takes the lock and reports it again.
+            if s.queue.is_empty() && s.senders > 0 {
+                self.chan.found_empty(&s);
             }
+            taken
         };
         if taken.is_ok() && self.chan.bound.is_some() {
             self.chan.senders.notify_all();
@@ -356,6 +402,9 @@ fn sender_gone<T>(chan: &Chan<T>) {
     let last = {
         let mut s = chan.lock();
         s.senders -= 1;
+        if s.senders == 0 {
+            chan.changed(&s);
+        }
         s.senders == 0
     };
     if last {
