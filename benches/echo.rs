@@ -17,7 +17,9 @@
 //! hub), tokio's multi-threaded runtime and may with N workers, and std
 //! threads; the load generator on the CPUs after the server's, one thread
 //! per spare CPU, or two threads sharing the server's CPUs when there is
-//! none (said in the output).
+//! none (said in the output). Its third part gives every server the same
+//! CPU work per message (`compute`, about 20-30 µs), so that the server,
+//! not a client sharing its cores, is what limits.
 //!
 //! Run: `cargo bench --bench echo` (`-- --quick` for 1-second runs). To
 //! profile one server: run the bench binary with `--serve NAME` (it prints
@@ -82,10 +84,48 @@ fn echo_until_closed(mut stream: impl Read + Write) {
             Ok(0) | Err(_) => return,
             Ok(n) => n,
         };
+        compute(&buf[..n]);
         if stream.write_all(&buf[..n]).is_err() {
             return;
         }
     }
+}
+
+/// The work per message of the every-core table's CPU-bound rows.
+const WORK_STEPS: u64 = 20_000;
+
+/// The environment variable that gives the server CPU work per message
+/// (the every-core table's third part), in steps of [`compute`].
+const WORK_VAR: &str = "GREENSTD_ECHO_WORK";
+
+/// Steps of CPU work per message: 0 unless the driver asked for some.
+fn work_steps() -> u64 {
+    static STEPS: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *STEPS.get_or_init(|| {
+        std::env::var(WORK_VAR)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    })
+}
+
+/// The server's work on a message: `work_steps()` dependent multiply-adds
+/// (about 1 ns each), the message itself unchanged.
+fn compute(message: &[u8]) {
+    let steps = work_steps();
+    if steps == 0 || message.is_empty() {
+        return;
+    }
+    let mut x = u64::from(message[0]);
+    for _ in 0..steps {
+        x = std::hint::black_box(
+            x.wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407),
+        );
+    }
+    // The result is kept alive (the loop is not optimised away); the
+    // message goes back unchanged.
+    std::hint::black_box(x);
 }
 
 /// greenstd over every hub, the other shape: a `SO_REUSEPORT` listener and
@@ -184,6 +224,7 @@ fn main() {
                             conns,
                             size,
                             duration,
+                            work: 0,
                         },
                         perf,
                         Cores::ONE,
@@ -311,17 +352,26 @@ fn every_core(cores: usize, duration: Duration, perf: bool, quick: bool) {
         "| connections x 64 B | server | msgs/s | vs greenstd 1 hub | p99 latency | server CPU/msg | msgs per CPU-second vs tokio-mt | syscalls/msg |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    for conns in [100, 1000] {
+    // The plain echo, then with CPU work per message in the server (about
+    // 20 µs): then the server, not the shared client, is what limits, and
+    // the hubs' scaling shows even with no spare core for the client.
+    for (conns, work) in [(100, 0), (1000, 0), (100, WORK_STEPS)] {
         let what = Load::Echo {
             conns,
             size: 64,
             duration,
+            work,
         };
         let results: Vec<_> = EVERY_CORE_SERVERS
             .iter()
             .map(|server| (*server, run(server, what, perf, placement)))
             .collect();
-        every_core_rows(&format!("{conns}"), &results, "µs", 2);
+        let label = if work == 0 {
+            format!("{conns}")
+        } else {
+            format!("{conns}, +{work} steps of work/msg")
+        };
+        every_core_rows(&label, &results, "µs", 2);
     }
     let (total, at_once) = if quick { (1_000, 50) } else { (5_000, 50) };
     println!();
@@ -378,6 +428,8 @@ enum Load {
         conns: usize,
         size: usize,
         duration: Duration,
+        /// CPU work per message in the server (see [`compute`]).
+        work: u64,
     },
     /// `total` connections, `at_once` at a time: connect, echo, close.
     Storm { total: usize, at_once: usize },
@@ -405,7 +457,12 @@ fn run(server: &str, what: Load, perf: bool, cores: Cores) -> io::Result<Outcome
     } else {
         Command::new(&exe)
     };
+    let work = match what {
+        Load::Echo { work, .. } => work,
+        Load::Storm { .. } => 0,
+    };
     let mut child = cmd
+        .env(WORK_VAR, work.to_string())
         .args(["--serve", server, "--cores", &cores.server.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -522,6 +579,7 @@ fn tokio_server(mut builder: tokio::runtime::Builder) {
                         Ok(0) | Err(_) => return,
                         Ok(n) => n,
                     };
+                    compute(&buf[..n]);
                     if stream.write_all(&buf[..n]).await.is_err() {
                         return;
                     }
@@ -619,6 +677,7 @@ mod load {
                                 conns,
                                 size,
                                 duration,
+                                ..
                             } => {
                                 generate(port, share(conns, t), size, duration, &|| 0, Some(start))
                             }
