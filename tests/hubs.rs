@@ -434,3 +434,41 @@ fn a_wake_up_sent_before_the_worker_installs_the_coroutine_is_kept() {
         assert!(g.join_timeout(PATIENCE));
     }
 }
+
+/// A spawn a worker cannot start (no stack of that size can be mapped)
+/// drops the closure on the worker, in the hub's own loop: a capture whose
+/// `Drop` panics there must not take the worker down. The join reports
+/// the failure; the worker goes on serving.
+#[test]
+fn a_closure_that_panics_in_drop_after_a_failed_remote_start_spares_the_worker() {
+    let _serial = two_hubs();
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("a capture's Drop panics");
+        }
+    }
+    for hub in 0..2 {
+        let capture = PanicsOnDrop;
+        let h = Builder::new()
+            .placement(Placement::Hub(hub))
+            .stack_size(1 << 46) // 64 TiB: no such mapping
+            .spawn(move || {
+                let _keep = &capture;
+            });
+        match h {
+            // Refused at once (as a local spawn would be), or reported by
+            // the worker through the join.
+            Err(_) => {}
+            Ok(h) => assert!(h.join().is_err(), "a start that failed"),
+        }
+        // Both workers still serve.
+        let served = Builder::new()
+            .placement(Placement::Hub(hub))
+            .spawn(os_thread_name)
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(served.starts_with("greenstd-hub-"), "{served}");
+    }
+}

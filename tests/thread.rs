@@ -678,3 +678,42 @@ fn a_closure_capturing_most_of_the_stack_still_spawns() {
     let h = greenstd::thread::spawn(move || small.len());
     assert_eq!(h.join().unwrap(), 64);
 }
+
+/// A spawn that cannot map its stack drops the closure as std drops the
+/// closure of a thread it could not start: normally, so that a capture's
+/// panicking `Drop` reaches the spawner. It used to run during the
+/// `generator` crate's own unwind, a double panic that aborted the process.
+#[test]
+fn a_failed_spawn_drops_its_closure_as_std_does() {
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("a capture's Drop panics");
+        }
+    }
+    let spawn = || {
+        let capture = PanicsOnDrop;
+        thread::Builder::new()
+            .placement(greenstd::Placement::ThisThread)
+            .stack_size(1 << 46) // 64 TiB: no such mapping
+            .spawn(move || {
+                let _keep = &capture;
+            })
+            .map(|_| ())
+    };
+    let outcome = std::panic::catch_unwind(spawn);
+    let payload = outcome.expect_err("the capture's Drop panic reaches the spawner");
+    assert_eq!(
+        payload.downcast_ref::<&str>(),
+        Some(&"a capture's Drop panics")
+    );
+    // A failure without a panicking capture is an error, as std's.
+    let err = thread::Builder::new()
+        .placement(greenstd::Placement::ThisThread)
+        .stack_size(1 << 46)
+        .spawn(|| ())
+        .unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::OutOfMemory);
+    // The hub is none the worse.
+    assert_eq!(thread::spawn(|| 7).join().unwrap(), 7);
+}

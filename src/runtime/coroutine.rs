@@ -105,6 +105,42 @@ fn noting_top<F: FnOnce()>(body: F, fresh_size: Option<usize>) -> impl FnOnce() 
     }
 }
 
+/// A body handed to `generator` while it maps a stack: dropped unrun while
+/// the mapping fails (the only drop that can happen while
+/// `SILENCE_PANICS` is set on this thread), it moves itself to `rescue`
+/// instead of running user code during the unwind.
+struct Rescue<F> {
+    body: Option<F>,
+    rescue: *mut Option<F>,
+}
+
+// SAFETY: `rescue` is written only while the body is dropped inside the
+// `Coroutine::new` call that owns its target, on that call's thread; `F`
+// itself is `Send`.
+unsafe impl<F: Send> Send for Rescue<F> {}
+
+impl<F: FnOnce()> Rescue<F> {
+    fn run(mut self) {
+        let body = self.body.take().expect("a coroutine's body runs once");
+        drop(self);
+        body();
+    }
+}
+
+impl<F> Drop for Rescue<F> {
+    fn drop(&mut self) {
+        if let Some(body) = self.body.take() {
+            if SILENCE_PANICS.with(Cell::get) {
+                // SAFETY: set only during `Coroutine::new`'s mapping call,
+                // whose frame holds the target (see the type's doc).
+                unsafe { *self.rescue = Some(body) };
+            } else {
+                drop(body);
+            }
+        }
+    }
+}
+
 /// The words the `generator` crate writes at the bottom of every stack it
 /// maps (to estimate stack use, which greenstd never asks for).
 const SENTINEL: usize = 0xDEAD_BEEF;
@@ -243,14 +279,30 @@ impl Coroutine {
             MAPPED_STACKS.fetch_sub(1, Ordering::Relaxed);
             return Err(stack_error(stack_size));
         }
-        SILENCE_PANICS.with(|s| s.set(true));
         let body = noting_top(body, Some(words * std::mem::size_of::<usize>()));
-        let made = panic::catch_unwind(AssertUnwindSafe(|| Gn::<()>::new_opt(words, body)));
+        // `generator` panics when it cannot map the stack, and drops the
+        // body while unwinding: a capture whose `Drop` panics would then
+        // abort the process. The body is rescued from that drop instead,
+        // and dropped below as std drops the closure of a spawn that
+        // failed: normally, a panic in it reaching the caller.
+        let mut rescued = None;
+        let body = Rescue {
+            body: Some(body),
+            rescue: &raw mut rescued,
+        };
+        SILENCE_PANICS.with(|s| s.set(true));
+        let made = panic::catch_unwind(AssertUnwindSafe(|| {
+            Gn::<()>::new_opt(words, move || body.run())
+        }));
         SILENCE_PANICS.with(|s| s.set(false));
-        let co_gen: Generator<'a, (), ()> = made.map_err(|_| {
-            MAPPED_STACKS.fetch_sub(1, Ordering::Relaxed);
-            stack_error(stack_size)
-        })?;
+        let co_gen: Generator<'a, (), ()> = match made {
+            Ok(co_gen) => co_gen,
+            Err(_) => {
+                MAPPED_STACKS.fetch_sub(1, Ordering::Relaxed);
+                drop(rescued);
+                return Err(stack_error(stack_size));
+            }
+        };
         // SAFETY: only the lifetime changes; the caller keeps `'a`'s
         // borrows alive for as long as the body can run.
         let mut co_gen = unsafe {

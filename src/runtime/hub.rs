@@ -336,11 +336,6 @@ impl Hub {
         F: FnOnce() + Send + 'a,
     {
         debug_assert_eq!(task.hub_id(), Some(self.id));
-        let slot = self.free_slots.borrow_mut().pop().unwrap_or_else(|| {
-            let mut entries = self.entries.borrow_mut();
-            entries.push(None);
-            entries.len() - 1
-        });
         let tag = Arc::as_ptr(task) as *mut u8;
         let pooled = self.stacks.borrow_mut().take(stack_size);
         let co = match pooled {
@@ -354,15 +349,16 @@ impl Hub {
                 // them back before failing for lack of room.
                 while !Coroutine::room_for_one() && self.stacks.borrow_mut().release_one() {}
                 // SAFETY: the caller's promise, passed on.
-                match unsafe { Coroutine::new(stack_size, tag, body) } {
-                    Ok(co) => co,
-                    Err(e) => {
-                        self.free_slots.borrow_mut().push(slot);
-                        return Err(e);
-                    }
-                }
+                unsafe { Coroutine::new(stack_size, tag, body) }?
             }
         };
+        // The slot last: a start that fails (or whose closure panics in
+        // its drop when it does) takes none.
+        let slot = self.free_slots.borrow_mut().pop().unwrap_or_else(|| {
+            let mut entries = self.entries.borrow_mut();
+            entries.push(None);
+            entries.len() - 1
+        });
         if let Some(name) = task.name() {
             super::monitor::name_spawned(task.id(), name);
         }
@@ -594,8 +590,18 @@ impl Hub {
             } = spawn;
             // SAFETY: the body is `'static`, or a scoped spawn's whose scope
             // waits for the coroutine to end.
-            if let Err(e) = unsafe { self.install(&task, stack_size, body) } {
-                failed(e);
+            let installed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+                self.install(&task, stack_size, body)
+            }));
+            match installed {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failed(e),
+                // The start failed and the closure's `Drop` panicked (std
+                // would raise that in the spawner; it is gone): the hub
+                // carries on, the join reports it.
+                Err(_) => failed(io::Error::other(
+                    "no stack for the coroutine, and its closure panicked while being dropped",
+                )),
             }
         }
         if installed_any {
