@@ -16,6 +16,8 @@ use std::time::Duration;
 
 #[test]
 fn a_thousand_memcache_clients_share_one_thread() {
+    // About one thread's hub: one hub, whatever GREENSTD_HUBS says.
+    greenstd::set_hubs(1).unwrap();
     greenstd_monkey::patch_all().unwrap();
     let server = common::memcached();
     let url = memcache::Url::parse(&format!("memcache://127.0.0.1:{}", server.port)).unwrap();

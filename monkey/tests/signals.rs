@@ -97,6 +97,8 @@ fn raise_in_coroutine(signal: libc::c_int) -> (usize, i32) {
 
 #[test]
 fn a_hook_called_from_a_signal_handler_passes_through() {
+    // About one thread's hub: one hub, whatever GREENSTD_HUBS says.
+    greenstd::set_hubs(1).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let socket = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let _peer = listener.accept().unwrap();

@@ -51,6 +51,8 @@ fn spawn_thread<F: FnOnce() + Send + 'static>(f: F) {
 
 #[test]
 fn an_unmodified_std_echo_server_serves_a_thousand_clients_on_one_thread() {
+    // About one thread's hub: one hub, whatever GREENSTD_HUBS says.
+    greenstd::set_hubs(1).unwrap();
     greenstd_monkey::patch_all().unwrap();
     const CLIENTS: usize = 1000;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
