@@ -36,12 +36,17 @@ fn file_calls_inside_a_coroutine_yield() {
     let ticks = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let (t, s) = (ticks.clone(), stop.clone());
-    let ticker = thread::spawn(move || {
-        while !s.load(Ordering::SeqCst) {
-            t.fetch_add(1, Ordering::SeqCst);
-            thread::sleep(Duration::from_millis(1));
-        }
-    });
+    // The ticker and the reader share this thread's hub whatever
+    // GREENSTD_HUBS says: the test is about the reader yielding to it.
+    let here = || thread::Builder::new().placement(greenstd::Placement::ThisThread);
+    let ticker = here()
+        .spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                t.fetch_add(1, Ordering::SeqCst);
+                thread::sleep(Duration::from_millis(1));
+            }
+        })
+        .unwrap();
     let (t, path) = (ticks.clone(), fifo.clone());
     let writer = std::thread::spawn(move || {
         let start = std::time::Instant::now();
@@ -51,11 +56,13 @@ fn file_calls_inside_a_coroutine_yield() {
         std::fs::write(&path, b"after the ticks").unwrap();
     });
     let t = ticks.clone();
-    let reader = thread::spawn(move || {
-        let before = t.load(Ordering::SeqCst);
-        let text = fs::read_to_string(&fifo).unwrap();
-        (text, t.load(Ordering::SeqCst) - before)
-    });
+    let reader = here()
+        .spawn(move || {
+            let before = t.load(Ordering::SeqCst);
+            let text = fs::read_to_string(&fifo).unwrap();
+            (text, t.load(Ordering::SeqCst) - before)
+        })
+        .unwrap();
     let (text, progressed) = reader.join().unwrap();
     stop.store(true, Ordering::SeqCst);
     ticker.join().unwrap();

@@ -1,5 +1,9 @@
 //! gevent's API: Greenlet handles, kill, joinall, spawn_later, Timeout,
 //! with_timeout and explicit switch.
+//!
+//! One hub throughout (`common::one_hub`, first in every test): these tests
+//! are about one thread's hub, where coroutines run and in which order;
+//! `tests/hubs.rs` covers the same calls across worker hubs.
 
 mod common;
 
@@ -20,6 +24,7 @@ impl Drop for SetOnDrop {
 
 #[test]
 fn kill_unwinds_a_blocked_coroutine_and_runs_destructors() {
+    common::one_hub();
     let dropped = Arc::new(AtomicBool::new(false));
     let d = dropped.clone();
     let g = greenstd::spawn(move || {
@@ -36,6 +41,7 @@ fn kill_unwinds_a_blocked_coroutine_and_runs_destructors() {
 
 #[test]
 fn kill_from_another_coroutine() {
+    common::one_hub();
     let victim = greenstd::spawn(|| {
         loop {
             thread::park();
@@ -52,6 +58,7 @@ fn kill_from_another_coroutine() {
 
 #[test]
 fn kill_before_start_never_runs_the_function() {
+    common::one_hub();
     let ran = Arc::new(AtomicBool::new(false));
     let r = ran.clone();
     let g = greenstd::spawn(move || r.store(true, Ordering::SeqCst));
@@ -68,6 +75,7 @@ fn kill_before_start_never_runs_the_function() {
 
 #[test]
 fn kill_of_a_finished_greenlet_does_nothing() {
+    common::one_hub();
     let g = greenstd::spawn(|| 3);
     g.join();
     g.kill();
@@ -76,6 +84,7 @@ fn kill_of_a_finished_greenlet_does_nothing() {
 
 #[test]
 fn killed_coroutine_that_catches_the_unwind_can_still_block() {
+    common::one_hub();
     let g = greenstd::spawn(|| {
         let r = std::panic::catch_unwind(|| thread::sleep(Duration::from_secs(3600)));
         assert!(r.unwrap_err().is::<Killed>());
@@ -89,6 +98,7 @@ fn killed_coroutine_that_catches_the_unwind_can_still_block() {
 
 #[test]
 fn join_timeout_and_joinall() {
+    common::one_hub();
     let quick: Vec<_> = (0..3u64)
         .map(|i| greenstd::spawn(move || thread::sleep(Duration::from_millis(i))))
         .collect();
@@ -108,6 +118,7 @@ fn join_timeout_and_joinall() {
 
 #[test]
 fn spawn_later_waits_then_runs() {
+    common::one_hub();
     let start = Instant::now();
     let g = greenstd::spawn_later(Duration::from_millis(20), move || start.elapsed());
     assert!(g.get().unwrap() >= Duration::from_millis(20));
@@ -124,6 +135,7 @@ fn spawn_later_waits_then_runs() {
 
 #[test]
 fn display_reads_like_gevent() {
+    common::one_hub();
     let g = Greenlet::with_name("f(5)", || ());
     assert_eq!(g.to_string(), "<Greenlet \"f(5)\" (not started)>");
     g.start();
@@ -138,6 +150,7 @@ fn display_reads_like_gevent() {
 #[test]
 #[should_panic(expected = "was already taken")]
 fn get_twice_is_a_named_misuse() {
+    common::one_hub();
     let g = greenstd::spawn(|| 1);
     let again = g.clone();
     assert_eq!(g.get().unwrap(), 1);
@@ -146,6 +159,7 @@ fn get_twice_is_a_named_misuse() {
 
 #[test]
 fn with_timeout_interrupts_a_coroutine() {
+    common::one_hub();
     let g = greenstd::spawn(|| {
         let dropped = Arc::new(AtomicBool::new(false));
         let d = dropped.clone();
@@ -160,6 +174,7 @@ fn with_timeout_interrupts_a_coroutine() {
 
 #[test]
 fn with_timeout_in_the_thread_context() {
+    common::one_hub();
     let start = Instant::now();
     let r = greenstd::with_timeout(Duration::from_millis(10), thread::park);
     assert!(r.is_err());
@@ -173,6 +188,7 @@ fn with_timeout_in_the_thread_context() {
 
 #[test]
 fn with_timeout_that_does_not_expire_returns_the_value() {
+    common::one_hub();
     let r = greenstd::with_timeout(PATIENCE, || {
         thread::sleep(Duration::from_millis(1));
         5
@@ -184,6 +200,7 @@ fn with_timeout_that_does_not_expire_returns_the_value() {
 
 #[test]
 fn nested_timeouts_each_catch_their_own() {
+    common::one_hub();
     let g = greenstd::spawn(|| {
         greenstd::with_timeout(Duration::from_millis(20), || {
             let inner = greenstd::with_timeout(Duration::from_secs(3600), || {
@@ -198,6 +215,7 @@ fn nested_timeouts_each_catch_their_own() {
 
 #[test]
 fn a_timeout_outside_with_timeout_ends_the_coroutine() {
+    common::one_hub();
     let g = greenstd::spawn(|| {
         let _t = Timeout::start_new(Duration::from_millis(5));
         thread::sleep(Duration::from_secs(3600));
@@ -207,6 +225,7 @@ fn a_timeout_outside_with_timeout_ends_the_coroutine() {
 
 #[test]
 fn cancelled_timeout_does_not_fire() {
+    common::one_hub();
     let g = greenstd::spawn(|| {
         let t = Timeout::start_new(Duration::from_millis(1));
         t.cancel();
@@ -219,6 +238,7 @@ fn cancelled_timeout_does_not_fire() {
 /// The seed's greenlet program: A and B switch to each other explicitly.
 #[test]
 fn switch_alternates_like_the_seed() {
+    common::one_hub();
     let log = Arc::new(Mutex::new(Vec::new()));
     let gr2_slot: Arc<Mutex<Option<Greenlet<()>>>> = Arc::default();
     let gr1_slot: Arc<Mutex<Option<Greenlet<()>>>> = Arc::default();
@@ -253,6 +273,7 @@ fn switch_alternates_like_the_seed() {
 
 #[test]
 fn switch_preempts_the_ready_queue() {
+    common::one_hub();
     let order = Arc::new(Mutex::new(Vec::new()));
     let o = order.clone();
     let _bystander = greenstd::spawn(move || o.lock().unwrap().push("bystander"));
@@ -264,6 +285,7 @@ fn switch_preempts_the_ready_queue() {
 
 #[test]
 fn kill_reaches_many_blocked_coroutines() {
+    common::one_hub();
     let finished = Arc::new(AtomicUsize::new(0));
     let started = Arc::new(AtomicUsize::new(0));
     let gs: Vec<_> = (0..500)
@@ -301,6 +323,7 @@ impl Drop for SetOnDropCount {
 /// it used to report only `coroutine #3` for one named "hog".
 #[test]
 fn the_monitor_reported_a_named_coroutine_by_number_only() {
+    common::one_hub();
     if common::is_child() {
         greenstd::start_monitor(Duration::from_millis(50));
         let hog = greenstd::Greenlet::with_name("hog", || {

@@ -1,6 +1,10 @@
 //! `greenstd::thread`: each blocking call outside a coroutine, inside one
 //! (shown to yield: another coroutine progressed meanwhile), its timeout
 //! path and its error path.
+//!
+//! One hub throughout (`common::one_hub`, first in every test): these tests
+//! are about one thread's hub, where coroutines run and in which order;
+//! `tests/hubs.rs` covers the same calls across worker hubs.
 
 mod common;
 
@@ -24,12 +28,14 @@ fn ticker(ticks: &Arc<AtomicUsize>, stop: &Arc<AtomicBool>) -> thread::JoinHandl
 
 #[test]
 fn spawn_join_returns_the_value() {
+    common::one_hub();
     let h = thread::spawn(|| 40 + 2);
     assert_eq!(h.join().unwrap(), 42);
 }
 
 #[test]
 fn many_coroutines_join_in_any_order() {
+    common::one_hub();
     let handles: Vec<_> = (0..1000u64).map(|i| thread::spawn(move || i * i)).collect();
     let sum: u64 = handles.into_iter().rev().map(|h| h.join().unwrap()).sum();
     assert_eq!(sum, (0..1000u64).map(|i| i * i).sum());
@@ -37,6 +43,7 @@ fn many_coroutines_join_in_any_order() {
 
 #[test]
 fn coroutine_runs_on_the_spawning_os_thread() {
+    common::one_hub();
     let os = std::thread::current().id();
     let h = thread::spawn(move || std::thread::current().id() == os);
     assert!(h.join().unwrap());
@@ -44,6 +51,7 @@ fn coroutine_runs_on_the_spawning_os_thread() {
 
 #[test]
 fn panic_is_returned_by_join_and_others_keep_running() {
+    common::one_hub();
     let survivor = thread::spawn(|| {
         thread::sleep(Duration::from_millis(20));
         "alive"
@@ -57,6 +65,7 @@ fn panic_is_returned_by_join_and_others_keep_running() {
 
 #[test]
 fn panic_payload_of_any_type_round_trips() {
+    common::one_hub();
     #[derive(Debug, PartialEq)]
     struct Custom(u8);
     let h = thread::spawn(|| std::panic::panic_any(Custom(9)));
@@ -66,6 +75,7 @@ fn panic_payload_of_any_type_round_trips() {
 
 #[test]
 fn panic_is_reported_with_the_coroutine_name() {
+    common::one_hub();
     if is_child() {
         let h = Builder::new()
             .name("reporter".into())
@@ -83,6 +93,7 @@ fn panic_is_reported_with_the_coroutine_name() {
 
 #[test]
 fn names_ids_and_current() {
+    common::one_hub();
     let h = Builder::new()
         .name("named".into())
         .spawn(|| {
@@ -103,6 +114,7 @@ fn names_ids_and_current() {
 
 #[test]
 fn thread_context_has_the_os_thread_name() {
+    common::one_hub();
     let h = std::thread::Builder::new()
         .name("os-worker".into())
         .spawn(|| thread::current().name().map(String::from))
@@ -112,6 +124,7 @@ fn thread_context_has_the_os_thread_name() {
 
 #[test]
 fn ids_are_unique() {
+    common::one_hub();
     let handles: Vec<_> = (0..100)
         .map(|_| thread::spawn(|| thread::current().id()))
         .collect();
@@ -127,11 +140,13 @@ fn ids_are_unique() {
 #[test]
 #[should_panic(expected = "thread name may not contain interior null bytes")]
 fn builder_rejects_nul_in_name() {
+    common::one_hub();
     let _ = Builder::new().name("a\0b".into()).spawn(|| ());
 }
 
 #[test]
 fn builder_stack_size_is_honoured() {
+    common::one_hub();
     // Recursion that needs ~1 MiB of stack.
     fn deep(n: usize) -> usize {
         let buf = [n as u8; 1024];
@@ -153,6 +168,7 @@ fn builder_stack_size_is_honoured() {
 /// aborts with one report naming the coroutine, as std does for a thread.
 #[test]
 fn stack_overflow_left_locks_held_now_aborts_with_the_coroutine_s_name() {
+    common::one_hub();
     if is_child() {
         fn recurse(n: u64) -> u64 {
             let buf = [n; 256];
@@ -196,6 +212,7 @@ fn stack_overflow_left_locks_held_now_aborts_with_the_coroutine_s_name() {
 
 #[test]
 fn is_finished_reports_the_end() {
+    common::one_hub();
     let h = thread::spawn(|| thread::sleep(Duration::from_millis(10)));
     assert!(!h.is_finished());
     assert!(eventually(|| h.is_finished()));
@@ -204,6 +221,7 @@ fn is_finished_reports_the_end() {
 
 #[test]
 fn sleep_inside_a_coroutine_yields() {
+    common::one_hub();
     let ticks = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let t = ticker(&ticks, &stop);
@@ -226,6 +244,7 @@ fn sleep_inside_a_coroutine_yields() {
 
 #[test]
 fn sleep_lasts_at_least_the_duration() {
+    common::one_hub();
     for &ms in &[0u64, 1, 15] {
         let d = Duration::from_millis(ms);
         let start = Instant::now();
@@ -242,6 +261,7 @@ fn sleep_lasts_at_least_the_duration() {
 
 #[test]
 fn many_sleepers_overlap() {
+    common::one_hub();
     let start = Instant::now();
     let handles: Vec<_> = (0..2000)
         .map(|_| thread::spawn(|| thread::sleep(Duration::from_millis(50))))
@@ -255,6 +275,7 @@ fn many_sleepers_overlap() {
 
 #[test]
 fn yield_now_interleaves_coroutines() {
+    common::one_hub();
     let log = Arc::new(Mutex::new(Vec::new()));
     let handles: Vec<_> = (0..2)
         .map(|id| {
@@ -276,6 +297,7 @@ fn yield_now_interleaves_coroutines() {
 
 #[test]
 fn yield_now_outside_runs_ready_coroutines() {
+    common::one_hub();
     let h = thread::spawn(|| 1);
     thread::yield_now();
     assert!(h.is_finished());
@@ -284,6 +306,7 @@ fn yield_now_outside_runs_ready_coroutines() {
 
 #[test]
 fn park_consumes_an_earlier_unpark() {
+    common::one_hub();
     thread::current().unpark();
     thread::park(); // returns at once
     let h = thread::spawn(|| {
@@ -296,6 +319,7 @@ fn park_consumes_an_earlier_unpark() {
 
 #[test]
 fn park_inside_a_coroutine_yields_until_unparked() {
+    common::one_hub();
     let ticks = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let t = ticker(&ticks, &stop);
@@ -327,6 +351,7 @@ fn park_inside_a_coroutine_yields_until_unparked() {
 
 #[test]
 fn park_timeout_returns_after_the_timeout() {
+    common::one_hub();
     let d = Duration::from_millis(10);
     let start = Instant::now();
     thread::park_timeout(d);
@@ -341,6 +366,7 @@ fn park_timeout_returns_after_the_timeout() {
 
 #[test]
 fn unpark_from_another_os_thread_wakes_a_coroutine() {
+    common::one_hub();
     let woken = Arc::new(AtomicBool::new(false));
     let w = woken.clone();
     let parked = thread::spawn(move || {
@@ -360,6 +386,7 @@ fn unpark_from_another_os_thread_wakes_a_coroutine() {
 
 #[test]
 fn unpark_from_a_coroutine_wakes_a_parked_os_thread() {
+    common::one_hub();
     let (tx, rx) = std::sync::mpsc::channel();
     let os = std::thread::spawn(move || {
         tx.send(thread::current()).unwrap();
@@ -374,6 +401,7 @@ fn unpark_from_a_coroutine_wakes_a_parked_os_thread() {
 
 #[test]
 fn join_from_another_os_thread() {
+    common::one_hub();
     let h = thread::spawn(|| {
         thread::sleep(Duration::from_millis(10));
         7
@@ -391,6 +419,7 @@ fn join_from_another_os_thread() {
 
 #[test]
 fn coroutines_of_two_os_threads_stay_apart() {
+    common::one_hub();
     let workers: Vec<_> = (0..2)
         .map(|_| {
             std::thread::spawn(|| {
@@ -414,6 +443,7 @@ fn coroutines_of_two_os_threads_stay_apart() {
 
 #[test]
 fn scope_borrows_and_joins_everything() {
+    common::one_hub();
     let mut counter = 0;
     let data = [1, 2, 3];
     let len = thread::scope(|s| {
@@ -430,6 +460,7 @@ fn scope_borrows_and_joins_everything() {
 
 #[test]
 fn scope_panics_for_an_unjoined_panicking_coroutine() {
+    common::one_hub();
     let r = std::panic::catch_unwind(|| {
         thread::scope(|s| {
             s.spawn(|| panic!("scoped"));
@@ -446,6 +477,7 @@ fn scope_panics_for_an_unjoined_panicking_coroutine() {
 
 #[test]
 fn scope_inside_a_coroutine() {
+    common::one_hub();
     let h = thread::spawn(|| {
         let mut v = vec![0; 4];
         thread::scope(|s| {
@@ -463,6 +495,7 @@ fn scope_inside_a_coroutine() {
 
 #[test]
 fn spawn_inside_a_coroutine_and_nested_joins() {
+    common::one_hub();
     let h = thread::spawn(|| {
         let inner = thread::spawn(|| thread::spawn(|| 3).join().unwrap() + 2);
         inner.join().unwrap() + 1
@@ -472,6 +505,7 @@ fn spawn_inside_a_coroutine_and_nested_joins() {
 
 #[test]
 fn panicking_is_per_coroutine() {
+    common::one_hub();
     struct Probe(Arc<AtomicBool>);
     impl Drop for Probe {
         fn drop(&mut self) {
@@ -496,6 +530,7 @@ fn panicking_is_per_coroutine() {
 /// exits: their destructors never run.
 #[test]
 fn coroutines_left_at_thread_exit_were_unwound_now_stay_parked() {
+    common::one_hub();
     let dropped = Arc::new(AtomicBool::new(false));
     let d = dropped.clone();
     std::thread::spawn(move || {
@@ -525,6 +560,7 @@ fn coroutines_left_at_thread_exit_were_unwound_now_stay_parked() {
 /// unwind and the process aborted (134).
 #[test]
 fn a_reader_blocked_at_thread_exit_was_unwound_and_aborted() {
+    common::one_hub();
     if is_child() {
         use greenstd::net::{TcpListener, TcpStream};
         use greenstd::sync::mpsc;
@@ -584,6 +620,7 @@ fn a_reader_blocked_at_thread_exit_was_unwound_and_aborted() {
 
 #[test]
 fn available_parallelism_is_std_s() {
+    common::one_hub();
     assert_eq!(
         thread::available_parallelism().unwrap(),
         std::thread::available_parallelism().unwrap()
@@ -592,6 +629,7 @@ fn available_parallelism_is_std_s() {
 
 #[test]
 fn thread_local_is_shared_by_the_coroutines_of_a_thread() {
+    common::one_hub();
     std::thread_local!(static COUNT: std::cell::Cell<u32> = const { std::cell::Cell::new(0) });
     let hs: Vec<_> = (0..10)
         .map(|_| thread::spawn(|| COUNT.with(|c| c.set(c.get() + 1))))
@@ -606,6 +644,7 @@ fn thread_local_is_shared_by_the_coroutines_of_a_thread() {
 /// ticking coroutine progress while it blocks.
 #[test]
 fn every_blocking_call_yields_inside_a_coroutine() {
+    common::one_hub();
     type Call = fn();
     let calls: [(&str, Call); 6] = [
         ("sleep", || thread::sleep(Duration::from_millis(10))),
@@ -654,6 +693,7 @@ fn every_blocking_call_yields_inside_a_coroutine() {
 /// more; greenstd's wrapped a plain `u64`.
 #[test]
 fn option_of_thread_id_was_larger_than_std_s() {
+    common::one_hub();
     use std::mem::size_of;
     assert_eq!(
         size_of::<Option<thread::ThreadId>>(),
@@ -669,6 +709,7 @@ fn option_of_thread_id_was_larger_than_std_s() {
 /// only small bodies are kept on the coroutine's stack.
 #[test]
 fn a_closure_capturing_most_of_the_stack_still_spawns() {
+    common::one_hub();
     // 200 KB of a 256 KiB stack: kept in place, the body's own frames
     // (and a debug build's copies of the array) would overflow it.
     let array = [5u8; 200_000];
@@ -685,6 +726,7 @@ fn a_closure_capturing_most_of_the_stack_still_spawns() {
 /// `generator` crate's own unwind, a double panic that aborted the process.
 #[test]
 fn a_failed_spawn_drops_its_closure_as_std_does() {
+    common::one_hub();
     struct PanicsOnDrop;
     impl Drop for PanicsOnDrop {
         fn drop(&mut self) {

@@ -334,21 +334,28 @@ mod tests {
         let (mut a, mut b) = pair();
         let ticks = Arc::new(AtomicUsize::new(0));
         let t = ticks.clone();
-        let reader = crate::thread::spawn(move || {
-            let reg = Registration::new(a.as_raw_fd());
-            let before = t.load(Ordering::SeqCst);
-            let n = read_some(&mut a, &reg, None).unwrap();
-            (n, t.load(Ordering::SeqCst) - before)
-        });
+        // Both on this thread's hub, whatever GREENSTD_HUBS says: the test
+        // counts what the other coroutine of the same hub did meanwhile.
+        let here = || crate::thread::Builder::new().placement(crate::Placement::ThisThread);
+        let reader = here()
+            .spawn(move || {
+                let reg = Registration::new(a.as_raw_fd());
+                let before = t.load(Ordering::SeqCst);
+                let n = read_some(&mut a, &reg, None).unwrap();
+                (n, t.load(Ordering::SeqCst) - before)
+            })
+            .unwrap();
         let t = ticks.clone();
-        let writer = crate::thread::spawn(move || {
-            for _ in 0..5 {
-                t.fetch_add(1, Ordering::SeqCst);
-                crate::thread::sleep(Duration::from_millis(2));
-            }
-            b.write_all(b"hello").unwrap();
-            b
-        });
+        let writer = here()
+            .spawn(move || {
+                for _ in 0..5 {
+                    t.fetch_add(1, Ordering::SeqCst);
+                    crate::thread::sleep(Duration::from_millis(2));
+                }
+                b.write_all(b"hello").unwrap();
+                b
+            })
+            .unwrap();
         let _b = writer.join().unwrap();
         let (n, progressed) = reader.join().unwrap();
         assert_eq!(n, 5);

@@ -219,11 +219,13 @@ pub fn sleep_ms(ms: u32) {
 ///
 /// Inside a coroutine it goes to the back of the ready queue; in a thread's
 /// own context it runs the coroutines that are ready, or yields the OS
-/// thread when there are none.
+/// thread when there are none. (With several hubs, a thread's own spawns
+/// start on worker hubs and run in parallel; the example shows one hub.)
 ///
 /// # Examples
 /// ```
 /// use greenstd::thread;
+/// # greenstd::set_hubs(1).unwrap();
 ///
 /// let h = thread::spawn(|| 1);
 /// thread::yield_now(); // the coroutine runs here

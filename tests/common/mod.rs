@@ -50,3 +50,11 @@ pub fn eventually(mut cond: impl FnMut() -> bool) -> bool {
 pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count)
 }
+
+/// Holds the test binary to one hub, whatever `GREENSTD_HUBS` says: for
+/// files whose tests are about one thread's hub (where coroutines run,
+/// their order). Every test of such a file calls it first, so that no
+/// spawn decides the count before it.
+pub fn one_hub() {
+    greenstd::set_hubs(1).expect("one hub for this test binary");
+}
