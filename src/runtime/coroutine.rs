@@ -71,6 +71,10 @@ pub(crate) struct StackInfo {
     /// The bottom of the stack if its sentinel page was given back (see
     /// [`release_sentinel_page`]); 0 otherwise.
     pub(crate) released_bottom: usize,
+    /// The size of a fresh stack whose sentinel page is still resident and
+    /// may be given back at the coroutine's first park
+    /// ([`trim_before_parking`]); 0 once done or not to be done.
+    pub(crate) unreleased: usize,
 }
 
 impl StackInfo {
@@ -79,6 +83,7 @@ impl StackInfo {
         size: 0,
         tag: std::ptr::null(),
         released_bottom: 0,
+        unreleased: 0,
     };
 }
 
@@ -87,22 +92,41 @@ pub(crate) fn running_stack() -> StackInfo {
     RUNNING.try_with(Cell::get).unwrap_or(StackInfo::NONE)
 }
 
-/// Wraps a body so that it records where its stack's top is, and, on a
-/// fresh stack, gives back the page the `generator` crate wrote at its
-/// bottom (see [`release_sentinel_page`]).
-fn noting_top<F: FnOnce()>(body: F, fresh_size: Option<usize>) -> impl FnOnce() {
+/// Wraps a body so that it records where its stack's top is (see
+/// [`release_sentinel_page`]).
+fn noting_top<F: FnOnce()>(body: F) -> impl FnOnce() {
     move || {
         let marker = 0u8;
         let near_top = std::hint::black_box(&marker) as *const u8 as usize;
-        let released_bottom = fresh_size.map_or(0, |size| release_sentinel_page(near_top, size));
         RUNNING.with(|r| {
             let mut info = r.get();
             info.near_top = near_top;
-            info.released_bottom = released_bottom;
             r.set(info);
         });
         body();
     }
+}
+
+/// Called by a coroutine about to park for a wait: on a fresh stack, the
+/// first such park gives back the page the `generator` crate wrote at its
+/// bottom (see [`release_sentinel_page`]). A coroutine that ends without
+/// ever waiting (most short-lived ones) never pays the syscall; one that
+/// waits, as an idle connection's does, keeps only the pages it uses.
+#[inline]
+pub(crate) fn trim_before_parking() {
+    let info = RUNNING.with(Cell::get);
+    if info.unreleased != 0 {
+        trim_now(info);
+    }
+}
+
+#[cold]
+fn trim_now(mut info: StackInfo) {
+    let marker = 0u8;
+    let here = std::hint::black_box(&marker) as *const u8 as usize;
+    info.released_bottom = release_sentinel_page(info.near_top, info.unreleased, here);
+    info.unreleased = 0;
+    RUNNING.with(|r| r.set(info));
 }
 
 /// A body handed to `generator` while it maps a stack: dropped unrun while
@@ -153,14 +177,16 @@ const SENTINEL_WORDS: usize = 8;
 /// frame: the frames above it are about 1.2 KiB (the crate's own frames
 /// and the body, which `spawn` keeps in place only up to 128 bytes), so the
 /// page above it is the stack's top, and the bottom is `size` below. The page is released only if it is resident and
-/// holds the sentinel, which proves the arithmetic; otherwise nothing
-/// happens and the page stays, as it would have anyway. Returns the
-/// bottom it released, or 0: the crate checks the sentinel when the stack
-/// is unmapped, so [`Coroutine`]'s `Drop` writes it back first.
-fn release_sentinel_page(near_top: usize, size: usize) -> usize {
+/// holds the sentinel, which proves the arithmetic, and only while the
+/// caller's frame (`here`, an address in it) is well above it: no live
+/// frame may be in the page. Otherwise nothing happens and the page stays,
+/// as it would have anyway. Returns the bottom it released, or 0: the
+/// crate checks the sentinel when the stack is unmapped, so
+/// [`Coroutine`]'s `Drop` writes it back first.
+fn release_sentinel_page(near_top: usize, size: usize, here: usize) -> usize {
     let page = crate::sys::page_size();
     let top = (near_top | (page - 1)) + 1;
-    if top - near_top > page / 2 {
+    if near_top == 0 || top - near_top > page / 2 {
         return 0; // more on the stack than expected: do not guess
     }
     // The usable length the `generator` crate maps: `size` rounded up to
@@ -169,6 +195,9 @@ fn release_sentinel_page(near_top: usize, size: usize) -> usize {
     let Some(bottom) = top.checked_sub(usable) else {
         return 0;
     };
+    if here < bottom + 4 * page {
+        return 0; // the stack is deep now: leave its bottom alone
+    }
     // The first stack of a size proves the arithmetic with `mincore` (the
     // page must be resident: the guard page below it never is); later
     // stacks of that size skip the syscall.
@@ -241,6 +270,8 @@ pub(crate) struct Coroutine {
     near_top: usize,
     /// See [`StackInfo::released_bottom`].
     released_bottom: usize,
+    /// See [`StackInfo::unreleased`]; kept across reuse until a body parks.
+    unreleased: usize,
 }
 
 impl std::fmt::Debug for Coroutine {
@@ -279,7 +310,7 @@ impl Coroutine {
             MAPPED_STACKS.fetch_sub(1, Ordering::Relaxed);
             return Err(stack_error(stack_size));
         }
-        let body = noting_top(body, Some(words * std::mem::size_of::<usize>()));
+        let body = noting_top(body);
         // `generator` panics when it cannot map the stack, and drops the
         // body while unwinding: a capture whose `Drop` panics would then
         // abort the process. The body is rescued from that drop instead,
@@ -317,6 +348,7 @@ impl Coroutine {
             tag,
             near_top: 0,
             released_bottom: 0,
+            unreleased: words * std::mem::size_of::<usize>(),
         })
     }
 
@@ -336,7 +368,7 @@ impl Coroutine {
         debug_assert!(self.inner.is_done());
         // SAFETY: only the lifetime changes, as in `new`.
         let inner = unsafe { &mut *(&raw mut self.inner).cast::<Generator<'a, (), ()>>() };
-        inner.init_code(noting_top(body, None));
+        inner.init_code(noting_top(body));
         self.inner.set_local_data(tag);
         self.tag = tag;
     }
@@ -349,10 +381,12 @@ impl Coroutine {
             size: self.stack_size,
             tag: self.tag,
             released_bottom: 0,
+            unreleased: self.unreleased,
         });
         self.inner.resume();
         let info = RUNNING.replace(outer);
         self.near_top = info.near_top;
+        self.unreleased = info.unreleased;
         if info.released_bottom != 0 {
             self.released_bottom = info.released_bottom;
         }

@@ -57,6 +57,7 @@ fn park_coroutine_as(task: &Task, deadline: Option<Instant>, what: &'static str)
             hub.note_suspended_unwinder(1);
         }
         hub.note_parking_on(what);
+        super::coroutine::trim_before_parking();
         suspend();
         if unwinding {
             hub.note_suspended_unwinder(-1);
