@@ -472,3 +472,46 @@ fn a_closure_that_panics_in_drop_after_a_failed_remote_start_spares_the_worker()
         assert!(served.starts_with("greenstd-hub-"), "{served}");
     }
 }
+
+/// The hub count: `GREENSTD_HUBS` (a number, `0` or `auto` for one per
+/// core; anything else is reported and counts as 1), unset meaning 1;
+/// once decided, `set_hubs` with another count fails with `InvalidInput`
+/// and with the same count succeeds.
+#[test]
+fn the_hub_count_comes_from_the_environment_and_is_set_once() {
+    const NAME: &str = "the_hub_count_comes_from_the_environment_and_is_set_once";
+    if common::is_child() {
+        let n = greenstd::hubs();
+        assert!(greenstd::set_hubs(n).is_ok(), "the same count again");
+        let other = greenstd::set_hubs(n + 1).unwrap_err();
+        assert_eq!(other.kind(), std::io::ErrorKind::InvalidInput);
+        eprintln!("hubs={n}");
+        return;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    for (value, expected) in [
+        (None, 1),
+        (Some("2"), 2),
+        (Some("auto"), cores),
+        (Some("0"), cores),
+        (Some("bogus"), 1),
+    ] {
+        let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+        cmd.args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+            .env("GREENSTD_CHILD", "1")
+            .env_remove("GREENSTD_HUBS");
+        if let Some(v) = value {
+            cmd.env("GREENSTD_HUBS", v);
+        }
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{value:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("hubs={expected}")),
+            "{value:?}: {stderr}"
+        );
+        if value == Some("bogus") {
+            assert!(stderr.contains("GREENSTD_HUBS=\"bogus\""), "{stderr}");
+        }
+    }
+}
