@@ -213,25 +213,13 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for (conns, size) in configs {
-        let results: Vec<_> = SERVERS
-            .iter()
-            .map(|server| {
-                (
-                    *server,
-                    run(
-                        server,
-                        Load::Echo {
-                            conns,
-                            size,
-                            duration,
-                            work: 0,
-                        },
-                        perf,
-                        Cores::ONE,
-                    ),
-                )
-            })
-            .collect();
+        let what = Load::Echo {
+            conns,
+            size,
+            duration,
+            work: 0,
+        };
+        let results = run_each(&SERVERS, what, perf, Cores::ONE);
         let tokio = results
             .iter()
             .find(|(s, _)| *s == "tokio")
@@ -257,19 +245,13 @@ fn main() {
             }
         }
     }
-    let (total, at_once) = if quick { (1_000, 50) } else { (5_000, 50) };
+    let (total, at_once) = storm_size(quick);
     println!();
     println!(
         "| connect storm ({total} connections, {at_once} at a time) | server | connections/s | server CPU/connection | CPU efficiency vs tokio | syscalls/connection |"
     );
     println!("|---|---|---|---|---|---|");
-    let results: Vec<_> = SERVERS
-        .iter()
-        .map(|server| {
-            let storm = Load::Storm { total, at_once };
-            (*server, run(server, storm, perf, Cores::ONE))
-        })
-        .collect();
+    let results = run_each(&SERVERS, Load::Storm { total, at_once }, perf, Cores::ONE);
     let tokio_cpu = results
         .iter()
         .find(|(s, _)| *s == "tokio")
@@ -362,39 +344,49 @@ fn every_core(cores: usize, duration: Duration, perf: bool, quick: bool) {
             duration,
             work,
         };
-        let results: Vec<_> = EVERY_CORE_SERVERS
-            .iter()
-            .map(|server| (*server, run(server, what, perf, placement)))
-            .collect();
+        let results = run_each(&EVERY_CORE_SERVERS, what, perf, placement);
         let label = if work == 0 {
             format!("{conns}")
         } else {
             format!("{conns}, +{work} steps of work/msg")
         };
-        every_core_rows(&label, &results, "µs", 2);
+        every_core_rows(&label, &results, 2);
     }
-    let (total, at_once) = if quick { (1_000, 50) } else { (5_000, 50) };
+    let (total, at_once) = storm_size(quick);
     println!();
     println!(
         "| connect storm ({total}, {at_once} at a time) | server | connections/s | vs greenstd 1 hub | p99 | server CPU/connection | per CPU-second vs tokio-mt | syscalls/connection |"
     );
     println!("|---|---|---|---|---|---|---|---|");
-    let results: Vec<_> = EVERY_CORE_SERVERS
-        .iter()
-        .map(|server| {
-            let storm = Load::Storm { total, at_once };
-            (*server, run(server, storm, perf, placement))
-        })
-        .collect();
-    every_core_rows("storm", &results, "µs", 1);
+    let results = run_each(
+        &EVERY_CORE_SERVERS,
+        Load::Storm { total, at_once },
+        perf,
+        placement,
+    );
+    every_core_rows("storm", &results, 1);
 }
 
-fn every_core_rows(
-    label: &str,
-    results: &[(&str, io::Result<Outcome>)],
-    unit: &str,
-    digits: usize,
-) {
+/// Runs `what` against each server in turn.
+fn run_each<'s>(
+    servers: &[&'s str],
+    what: Load,
+    perf: bool,
+    cores: Cores,
+) -> Vec<(&'s str, io::Result<Outcome>)> {
+    servers
+        .iter()
+        .map(|server| (*server, run(server, what, perf, cores)))
+        .collect()
+}
+
+/// The connect storm's (total, at once): 5,000 connections (1,000 with
+/// `--quick`), 50 at a time.
+fn storm_size(quick: bool) -> (usize, usize) {
+    (if quick { 1_000 } else { 5_000 }, 50)
+}
+
+fn every_core_rows(label: &str, results: &[(&str, io::Result<Outcome>)], digits: usize) {
     let find = |name: &str| {
         results
             .iter()
@@ -406,7 +398,7 @@ fn every_core_rows(
     for (server, result) in results {
         match result {
             Ok(r) => println!(
-                "| {label} | {server} | {:.0} | {} | {:.0} µs | {:.digits$} {unit} | {} | {} |",
+                "| {label} | {server} | {:.0} | {} | {:.0} µs | {:.digits$} µs | {} | {} |",
                 r.rate,
                 one_hub.map_or("-".into(), |one| format!("{:.2}x", r.rate / one)),
                 r.p99.as_secs_f64() * 1e6,
