@@ -11,8 +11,9 @@ use super::error::{Killed, TimeoutExpired, WouldBlockForever};
 /// Prints the report of a would-block-forever wait on stderr, as gevent
 /// prints `LoopExit`'s traceback: the error is returned as well, but a
 /// `join().unwrap()` would show only `Any { .. }`. `here` lists the
-/// thread's own coroutines, `elsewhere` those of the worker hubs.
-pub(crate) fn report_would_block_forever(e: &WouldBlockForever, here: &str, elsewhere: &str) {
+/// thread's own coroutines; those of the worker hubs, if any, follow.
+pub(crate) fn report_would_block_forever(e: &WouldBlockForever, here: &str) {
+    let elsewhere = super::workers::describe_workers();
     let thread = std::thread::current();
     let name = thread.name().unwrap_or("<unnamed>");
     let mut text = format!("\ngreenstd: on thread '{name}': {e}.\n");
@@ -24,7 +25,7 @@ pub(crate) fn report_would_block_forever(e: &WouldBlockForever, here: &str, else
     }
     if !elsewhere.is_empty() {
         text.push_str("The worker hubs' coroutines, all parked:\n");
-        text.push_str(elsewhere);
+        text.push_str(&elsewhere);
     }
     text.push_str(
         "Each waits for something only another coroutine or thread could do; look for \

@@ -79,11 +79,7 @@ fn park_thread(deadline: Option<Instant>, what: &'static str) -> Result<(), Woul
     let wake_at = earliest(deadline, task.earliest_timeout().map(|t| t.deadline));
     let result = match Hub::existing().filter(|h| h.live() > 0) {
         Some(hub) => hub.block_on(&task, wake_at, what).inspect_err(|e| {
-            super::report::report_would_block_forever(
-                e,
-                &hub.describe_coroutines(),
-                &super::workers::describe_workers(),
-            );
+            super::report::report_would_block_forever(e, &hub.describe_coroutines());
         }),
         None => park_os(&task, wake_at, what),
     };
@@ -120,11 +116,7 @@ fn park_os(
                     // wake-up shows in our state.
                     if !hub::others_could_wake() && task.is_parked_os() {
                         let e = WouldBlockForever::new(what);
-                        super::report::report_would_block_forever(
-                            &e,
-                            "",
-                            &super::workers::describe_workers(),
-                        );
+                        super::report::report_would_block_forever(&e, "");
                         break Err(e);
                     }
                     // Another thread may still wake us: look again later,
