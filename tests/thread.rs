@@ -759,3 +759,49 @@ fn a_failed_spawn_drops_its_closure_as_std_does() {
     // The hub is none the worse.
     assert_eq!(thread::spawn(|| 7).join().unwrap(), 7);
 }
+
+/// The process's memory maps (two per live or pooled coroutine stack).
+fn memory_maps() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .expect("read /proc/self/maps")
+        .lines()
+        .count()
+}
+
+#[test]
+fn stacks_left_over_from_a_burst_are_unmapped_once_the_thread_idles() {
+    if !is_child() {
+        // Alone in a child process, so that no other test's stacks move
+        // the map count.
+        let (ok, stderr) =
+            run_child("stacks_left_over_from_a_burst_are_unmapped_once_the_thread_idles");
+        assert!(ok, "{stderr}");
+        return;
+    }
+    common::one_hub();
+    const BURST: usize = 4000;
+    let before = memory_maps();
+    let handles: Vec<_> = (0..BURST)
+        .map(|_| thread::spawn(|| thread::sleep(Duration::from_millis(20))))
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let after_burst = memory_maps();
+    assert!(
+        after_burst >= before + BURST,
+        "the burst's stacks are pooled at first: {before} -> {after_burst}"
+    );
+    // Idle now: the hub unmaps all but the stacks it keeps for good
+    // (1,024, two maps each).
+    let kept = before + 2 * 1024 + 100;
+    let start = Instant::now();
+    while memory_maps() > kept && start.elapsed() < PATIENCE {
+        thread::sleep(Duration::from_millis(50));
+    }
+    let now = memory_maps();
+    assert!(
+        now <= kept,
+        "{now} maps left after idling (before the burst {before}, after it {after_burst})"
+    );
+}

@@ -29,6 +29,10 @@ pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
 /// coroutines stay runnable (Go's scheduler and tokio's use 61).
 const POLL_INTERVAL: usize = 61;
 
+/// The shortest sleep a hub fills with unmapping left-over stacks (a batch
+/// of them takes about a third of a millisecond).
+const TRIM_WHEN_IDLE_FOR: Duration = Duration::from_millis(2);
+
 /// How long a thread waits with nothing at all to do before it checks
 /// whether anything could ever wake it.
 pub(crate) const DEADLOCK_GRACE: Duration = Duration::from_millis(100);
@@ -520,6 +524,15 @@ impl Hub {
         }
     }
 
+    /// Starts loading the coroutine in `slot` into the cache (see
+    /// [`Coroutine::prefetch`]), the next to run.
+    #[inline]
+    fn prefetch_slot(&self, slot: usize) {
+        if let Some(Some(Entry { co: Some(co), .. })) = self.entries.borrow().get(slot) {
+            co.prefetch();
+        }
+    }
+
     /// Forgets a finished coroutine. Its entry holds no user value any more
     /// (the body consumed its closure and destroyed its locals), so nothing
     /// here runs user code.
@@ -542,9 +555,16 @@ impl Hub {
     fn run_ready(&self, budget: usize, until: &dyn Fn() -> bool) -> usize {
         let mut ran = 0;
         while ran < budget {
-            let Some(slot) = self.ready.borrow_mut().pop_front() else {
-                break;
+            let (slot, next) = {
+                let mut ready = self.ready.borrow_mut();
+                let Some(slot) = ready.pop_front() else {
+                    break;
+                };
+                (slot, ready.front().copied())
             };
+            if let Some(next) = next {
+                self.prefetch_slot(next);
+            }
             self.run_slot(slot);
             ran += 1;
             if until() || self.poll_due.get() {
@@ -719,10 +739,7 @@ impl Hub {
             } else {
                 idle_since = None;
             }
-            if timeout != Some(Duration::ZERO) && self.stacks.borrow().has_excess() {
-                // Nothing to run: a good time to unmap stacks left over
-                // from a burst, a batch at a time, then look again.
-                self.stacks.borrow_mut().trim();
+            if self.trim_stacks_before(timeout) {
                 continue;
             }
             if !task.prepare_park(ParkMode::Hub) {
@@ -761,8 +778,7 @@ impl Hub {
                     .next_deadline()
                     .map(|t| t.saturating_duration_since(Instant::now()))
             };
-            if timeout != Some(Duration::ZERO) && self.stacks.borrow().has_excess() {
-                self.stacks.borrow_mut().trim();
+            if self.trim_stacks_before(timeout) {
                 continue;
             }
             // With nothing that could end the sleep but another thread, the
@@ -782,6 +798,30 @@ impl Hub {
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
+    }
+
+    /// Before a poll that may sleep `timeout` (`None`: until woken), unmaps
+    /// a batch of the stacks left over from a burst, if there are any and
+    /// the sleep is long enough to hide the work: only then, because a
+    /// hub that polls again within a millisecond (timers due, as when
+    /// thousands of coroutines sleep in turn) is busy, and unmapping then
+    /// would delay the coroutines due next. Whether it unmapped (the caller
+    /// looks again before sleeping).
+    fn trim_stacks_before(&self, timeout: Option<Duration>) -> bool {
+        if timeout.is_some_and(|t| t < TRIM_WHEN_IDLE_FOR) || !self.stacks.borrow().has_excess() {
+            return false;
+        }
+        self.stacks.borrow_mut().trim();
+        true
+    }
+
+    /// For a thread's own context about to sleep until `deadline` with no
+    /// coroutine on its hub: unmaps left-over stacks while the sleep is long
+    /// enough to hide the work (as [`trim_stacks_before`] does for a poll).
+    ///
+    /// [`trim_stacks_before`]: Hub::trim_stacks_before
+    pub(crate) fn trim_stacks_until(&self, deadline: Instant) {
+        while self.trim_stacks_before(Some(deadline.saturating_duration_since(Instant::now()))) {}
     }
 
     /// This hub's cross-thread face.

@@ -218,6 +218,11 @@ pub(crate) fn sleep_until(deadline: Instant) {
     if hub::is_plain_thread() {
         let task = context::thread_task();
         if task.earliest_timeout().is_none() {
+            // A hub with no coroutine left may still pool the stacks of a
+            // burst that ended; the sleep's time unmaps them.
+            if let Some(hub) = Hub::existing() {
+                hub.trim_stacks_until(deadline);
+            }
             let now = Instant::now();
             if deadline > now {
                 std::thread::sleep(deadline - now);
