@@ -297,7 +297,7 @@ pub(crate) fn effective_stack_size(requested: Option<usize>) -> usize {
 impl Coroutine {
     /// Maps a fresh stack of `stack_size` bytes and installs `body` on it.
     ///
-    /// Fails with `ErrorKind::OutOfMemory` when the kernel refuses the
+    /// Fails with `ErrorKind::WouldBlock` (std's kind) when the kernel refuses the
     /// mapping, which on Linux usually means `vm.max_map_count` is reached.
     ///
     /// # Safety
@@ -464,9 +464,13 @@ pub(crate) fn is_cancellation(payload: &(dyn Any + Send)) -> bool {
     payload.is::<generator::Error>()
 }
 
+/// The error of a spawn that found no stack: `WouldBlock`, the kind std's
+/// `Builder::spawn` gives when the OS refuses a thread (`pthread_create`'s
+/// `EAGAIN`, also when its stack cannot be mapped), with a message that
+/// says which limit and how to raise it.
 pub(crate) fn stack_error(stack_size: usize) -> io::Error {
     io::Error::new(
-        io::ErrorKind::OutOfMemory,
+        io::ErrorKind::WouldBlock,
         format!(
             "cannot map a {} KiB stack for a new coroutine ({} stacks are mapped). Each \
              coroutine stack uses two memory maps, and greenstd keeps {RESERVED_MAPS} of the \

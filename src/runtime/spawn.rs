@@ -137,7 +137,7 @@ pub(crate) struct SpawnOptions {
 /// Starts `f` as a coroutine on this thread's hub.
 ///
 /// # Errors
-/// `OutOfMemory` when no stack can be mapped; an error from creating the
+/// `WouldBlock` (as std) when no stack can be mapped; an error from creating the
 /// hub's poller.
 #[track_caller]
 pub(crate) fn spawn<F, T>(options: SpawnOptions, f: F) -> stdio::Result<(Arc<Task>, Arc<Packet<T>>)>

@@ -72,7 +72,8 @@ impl Builder {
     /// Spawns a coroutine with this configuration.
     ///
     /// # Errors
-    /// `ErrorKind::OutOfMemory` when the kernel refuses to map a stack:
+    /// `ErrorKind::WouldBlock`, std's kind for a thread the OS refuses
+    /// (`EAGAIN`), when the kernel refuses to map a stack:
     /// each live coroutine uses two memory maps, so Linux's default
     /// `vm.max_map_count` allows about 32,700 live coroutines. Also an error
     /// if the hub's poller cannot be created (out of file descriptors).
