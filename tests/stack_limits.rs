@@ -53,7 +53,6 @@ fn child() {
     };
     eprintln!("refused after {} live coroutines: {error}", handles.len());
     assert_eq!(error.kind(), io::ErrorKind::WouldBlock); // std's kind
-
     assert!(error.to_string().contains("vm.max_map_count"), "{error}");
 
     let panicked = std::panic::catch_unwind(|| thread::spawn(|| ()));

@@ -768,13 +768,13 @@ fn memory_maps() -> usize {
         .count()
 }
 
-#[test]
-fn stacks_left_over_from_a_burst_are_unmapped_once_the_thread_idles() {
+/// Ends a burst of coroutines, then idles the thread's own context with
+/// `idle` until the hub has unmapped all but the stacks it keeps for good
+/// (1,024, two maps each). Runs in a child process (`name`), so that no
+/// other test's stacks move the map count.
+fn burst_then_idle(name: &str, idle: fn()) {
     if !is_child() {
-        // Alone in a child process, so that no other test's stacks move
-        // the map count.
-        let (ok, stderr) =
-            run_child("stacks_left_over_from_a_burst_are_unmapped_once_the_thread_idles");
+        let (ok, stderr) = run_child(name);
         assert!(ok, "{stderr}");
         return;
     }
@@ -792,16 +792,32 @@ fn stacks_left_over_from_a_burst_are_unmapped_once_the_thread_idles() {
         after_burst >= before + BURST,
         "the burst's stacks are pooled at first: {before} -> {after_burst}"
     );
-    // Idle now: the hub unmaps all but the stacks it keeps for good
-    // (1,024, two maps each).
     let kept = before + 2 * 1024 + 100;
     let start = Instant::now();
     while memory_maps() > kept && start.elapsed() < PATIENCE {
-        thread::sleep(Duration::from_millis(50));
+        idle();
     }
     let now = memory_maps();
     assert!(
         now <= kept,
         "{now} maps left after idling (before the burst {before}, after it {after_burst})"
+    );
+}
+
+#[test]
+fn stacks_left_over_from_a_burst_are_unmapped_once_the_thread_idles() {
+    burst_then_idle(
+        "stacks_left_over_from_a_burst_are_unmapped_once_the_thread_idles",
+        || thread::sleep(Duration::from_millis(50)),
+    );
+}
+
+#[test]
+fn stacks_left_over_from_a_burst_are_unmapped_while_the_thread_parks() {
+    // Any wait of a thread with no coroutine left (park, a join, a lock)
+    // goes through the same idle path as its sleep.
+    burst_then_idle(
+        "stacks_left_over_from_a_burst_are_unmapped_while_the_thread_parks",
+        || thread::park_timeout(Duration::from_millis(50)),
     );
 }

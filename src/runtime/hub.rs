@@ -807,21 +807,12 @@ impl Hub {
     /// thousands of coroutines sleep in turn) is busy, and unmapping then
     /// would delay the coroutines due next. Whether it unmapped (the caller
     /// looks again before sleeping).
-    fn trim_stacks_before(&self, timeout: Option<Duration>) -> bool {
+    pub(crate) fn trim_stacks_before(&self, timeout: Option<Duration>) -> bool {
         if timeout.is_some_and(|t| t < TRIM_WHEN_IDLE_FOR) || !self.stacks.borrow().has_excess() {
             return false;
         }
         self.stacks.borrow_mut().trim();
         true
-    }
-
-    /// For a thread's own context about to sleep until `deadline` with no
-    /// coroutine on its hub: unmaps left-over stacks while the sleep is long
-    /// enough to hide the work (as [`trim_stacks_before`] does for a poll).
-    ///
-    /// [`trim_stacks_before`]: Hub::trim_stacks_before
-    pub(crate) fn trim_stacks_until(&self, deadline: Instant) {
-        while self.trim_stacks_before(Some(deadline.saturating_duration_since(Instant::now()))) {}
     }
 
     /// This hub's cross-thread face.

@@ -81,10 +81,27 @@ fn park_thread(deadline: Option<Instant>, what: &'static str) -> Result<(), Woul
         Some(hub) => hub.block_on(&task, wake_at, what).inspect_err(|e| {
             super::report::report_would_block_forever(e, &hub.describe_coroutines());
         }),
-        None => park_os(&task, wake_at, what),
+        None => {
+            trim_stacks_while_idle(wake_at, &|| task.state_is_notified());
+            park_os(&task, wake_at, what)
+        }
     };
     deliver_interrupts(&task);
     result
+}
+
+/// For a thread's own context about to wait in the OS until `deadline`
+/// (`None`: until woken) with no coroutine left on its hub: the hub may
+/// still pool the stacks of a burst that ended, and never polls again to
+/// unmap them, so the wait's idle time does, a batch at a time, until the
+/// remaining wait is too short or `woken` says a wake-up came.
+fn trim_stacks_while_idle(deadline: Option<Instant>, woken: &dyn Fn() -> bool) {
+    if let Some(hub) = Hub::existing() {
+        while !woken()
+            && hub.trim_stacks_before(deadline.map(|d| d.saturating_duration_since(Instant::now())))
+        {
+        }
+    }
 }
 
 fn park_os(
@@ -218,11 +235,7 @@ pub(crate) fn sleep_until(deadline: Instant) {
     if hub::is_plain_thread() {
         let task = context::thread_task();
         if task.earliest_timeout().is_none() {
-            // A hub with no coroutine left may still pool the stacks of a
-            // burst that ended; the sleep's time unmaps them.
-            if let Some(hub) = Hub::existing() {
-                hub.trim_stacks_until(deadline);
-            }
+            trim_stacks_while_idle(Some(deadline), &|| false);
             let now = Instant::now();
             if deadline > now {
                 std::thread::sleep(deadline - now);
