@@ -34,19 +34,28 @@ fn while_ticking<T: Send + 'static>(call: impl FnOnce() -> T + Send + 'static) -
     let ticks = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let (t, s) = (ticks.clone(), stop.clone());
-    let ticker = thread::spawn(move || {
-        let start = Instant::now();
-        while !s.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(30) {
-            t.fetch_add(1, Ordering::SeqCst);
-            greenstd::thread::sleep(Duration::from_millis(1));
-        }
-    });
+    // Both on this test thread's own hub, whatever GREENSTD_HUBS says: the
+    // ticks prove the call yielded only when the ticker shares its hub
+    // (with worker hubs, round robin would part them, and another test's
+    // work on the ticker's worker could stall it).
+    let here = || thread::Builder::new().placement(greenstd::Placement::ThisThread);
+    let ticker = here()
+        .spawn(move || {
+            let start = Instant::now();
+            while !s.load(Ordering::SeqCst) && start.elapsed() < Duration::from_secs(30) {
+                t.fetch_add(1, Ordering::SeqCst);
+                greenstd::thread::sleep(Duration::from_millis(1));
+            }
+        })
+        .unwrap();
     let t = ticks.clone();
-    let probe = thread::spawn(move || {
-        let before = t.load(Ordering::SeqCst);
-        let value = call();
-        (value, t.load(Ordering::SeqCst) - before)
-    });
+    let probe = here()
+        .spawn(move || {
+            let before = t.load(Ordering::SeqCst);
+            let value = call();
+            (value, t.load(Ordering::SeqCst) - before)
+        })
+        .unwrap();
     let out = probe.join().unwrap();
     stop.store(true, Ordering::SeqCst);
     ticker.join().unwrap();
