@@ -781,9 +781,19 @@ fn burst_then_idle(name: &str, idle: fn()) {
     common::one_hub();
     const BURST: usize = 4000;
     let before = memory_maps();
+    // The burst ends at once: its coroutines wait on one barrier, so no
+    // long poll (the hub's chance to trim) falls between their ends, as a
+    // staggered end on a loaded machine let it (a CI flake).
+    let gate = Arc::new(greenstd::sync::Barrier::new(BURST + 1));
     let handles: Vec<_> = (0..BURST)
-        .map(|_| thread::spawn(|| thread::sleep(Duration::from_millis(20))))
+        .map(|_| {
+            let gate = Arc::clone(&gate);
+            thread::spawn(move || {
+                gate.wait();
+            })
+        })
         .collect();
+    gate.wait();
     for h in handles {
         h.join().unwrap();
     }
