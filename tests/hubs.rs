@@ -435,12 +435,13 @@ fn a_wake_up_sent_before_the_worker_installs_the_coroutine_is_kept() {
     }
 }
 
-/// A spawn a worker cannot start (no stack of that size can be mapped)
-/// drops the closure on the worker, in the hub's own loop: a capture whose
-/// `Drop` panics there must not take the worker down. The join reports
-/// the failure; the worker goes on serving.
+/// A spawn for a worker that cannot get a stack of that size is refused at
+/// the spawner, as std's `Builder::spawn` refuses a thread it cannot start:
+/// `WouldBlock` from `spawn`, the closure dropped there, so that a capture
+/// whose `Drop` panics reaches the spawner (std's behaviour) and never a
+/// worker's loop. The workers go on serving.
 #[test]
-fn a_closure_that_panics_in_drop_after_a_failed_remote_start_spares_the_worker() {
+fn a_spawn_a_worker_cannot_start_is_refused_at_the_spawner() {
     let _serial = two_hubs();
     struct PanicsOnDrop;
     impl Drop for PanicsOnDrop {
@@ -449,19 +450,29 @@ fn a_closure_that_panics_in_drop_after_a_failed_remote_start_spares_the_worker()
         }
     }
     for hub in 0..2 {
-        let capture = PanicsOnDrop;
-        let h = Builder::new()
+        let spawn = || {
+            let capture = PanicsOnDrop;
+            Builder::new()
+                .placement(Placement::Hub(hub))
+                .stack_size(1 << 46) // 64 TiB: no such mapping
+                .spawn(move || {
+                    let _keep = &capture;
+                })
+                .map(|_| ())
+        };
+        let payload = std::panic::catch_unwind(spawn)
+            .expect_err("the capture's Drop panic reaches the spawner");
+        assert_eq!(
+            payload.downcast_ref::<&str>(),
+            Some(&"a capture's Drop panics")
+        );
+        let err = Builder::new()
             .placement(Placement::Hub(hub))
-            .stack_size(1 << 46) // 64 TiB: no such mapping
-            .spawn(move || {
-                let _keep = &capture;
-            });
-        match h {
-            // Refused at once (as a local spawn would be), or reported by
-            // the worker through the join.
-            Err(_) => {}
-            Ok(h) => assert!(h.join().is_err(), "a start that failed"),
-        }
+            .stack_size(1 << 46)
+            .spawn(|| ())
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock); // std's kind
         // Both workers still serve.
         let served = Builder::new()
             .placement(Placement::Hub(hub))

@@ -84,6 +84,22 @@ case!(builder_stack_size_allows_deep_recursion, |thread| {
     returned(h.join().unwrap())
 });
 
+// A stack the OS cannot map (64 TiB): std's `Builder::spawn` returns an
+// error of kind `WouldBlock` (`pthread_create`'s `EAGAIN`); greenstd's must
+// return it from `spawn` too, also when the coroutine would start on
+// another thread's hub (`GREENSTD_HUBS=2`), not later through its join.
+case!(
+    a_stack_that_cannot_be_mapped_is_a_would_block_error,
+    |thread| {
+        let err = thread::Builder::new()
+            .stack_size(1 << 46)
+            .spawn(|| ())
+            .map(|_| ())
+            .unwrap_err();
+        returned(err.kind())
+    }
+);
+
 case!(ids_are_distinct_and_stable, |thread| {
     let me = thread::current().id();
     let h = thread::spawn(|| thread::current().id());

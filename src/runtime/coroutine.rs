@@ -369,6 +369,30 @@ impl Coroutine {
         MAPPED_STACKS.load(Ordering::Relaxed) < stack_budget()
     }
 
+    /// The error [`Coroutine::new`] would give for a stack of `stack_size`
+    /// bytes, learnt now, on the spawner's thread: a spawn handed to another
+    /// hub must fail where std's `Builder::spawn` fails, not later through
+    /// its join. A stack of the default size comes from a pool or from the
+    /// map budget; any other size is mapped once and unmapped (no page is
+    /// touched), so that a size the kernel refuses is refused here.
+    pub(crate) fn check_room(stack_size: usize) -> io::Result<()> {
+        if !Self::room_for_one() {
+            return Err(stack_error(stack_size));
+        }
+        if stack_size != DEFAULT_STACK_SIZE {
+            crate::sys::probe_stack_mapping(stack_size).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    format!(
+                        "cannot map a {} KiB stack for a new coroutine: {e}",
+                        stack_size / 1024
+                    ),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
     /// Installs a new body on a finished coroutine, reusing its stack.
     ///
     /// # Safety

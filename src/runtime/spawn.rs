@@ -184,9 +184,7 @@ where
     if let Some(remote) = worker {
         // Another thread's hub: its task is made here, so that the handles
         // can be returned at once; the body (boxed) goes over with it.
-        if !coroutine::Coroutine::room_for_one() {
-            return Err(coroutine::stack_error(stack_size));
-        }
+        coroutine::Coroutine::check_room(stack_size)?;
         let task = Hub::task_for(&remote, options.name, spawned_at);
         let body: Box<dyn FnOnce() + Send + 'a> = Box::new(move || run_body(f, theirs));
         // SAFETY: only the lifetime changes: the caller guarantees that the

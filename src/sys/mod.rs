@@ -93,6 +93,36 @@ pub(crate) fn page_size() -> usize {
     })
 }
 
+/// Whether the kernel would map a coroutine stack of `size` bytes now: maps
+/// it as the `generator` crate does (readable, writable, private,
+/// anonymous, no page touched) and unmaps it at once.
+pub(crate) fn probe_stack_mapping(size: usize) -> io::Result<()> {
+    #[cfg(any(target_os = "openbsd", target_os = "netbsd"))]
+    const MAP_STACK: libc::c_int = 0;
+    #[cfg(not(any(target_os = "openbsd", target_os = "netbsd")))]
+    const MAP_STACK: libc::c_int = libc::MAP_STACK;
+    let size = size
+        .checked_add(page_size())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "stack size overflows"))?;
+    // SAFETY: a fresh anonymous mapping aliases nothing, and is unmapped
+    // before anything could use it.
+    unsafe {
+        let ptr = libc::mmap(
+            std::ptr::null_mut(),
+            size,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANON | MAP_STACK,
+            -1,
+            0,
+        );
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        libc::munmap(ptr, size);
+    }
+    Ok(())
+}
+
 /// The kernel's limit on memory maps per process (`vm.max_map_count`).
 pub(crate) fn max_map_count() -> Option<usize> {
     #[cfg(target_os = "linux")]
