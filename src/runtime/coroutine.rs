@@ -3,7 +3,9 @@
 //! A [`Coroutine`] is a stack plus a body. Stacks of the default size are
 //! kept in a small per-hub pool: mapping a fresh stack costs an `mmap`, an
 //! `mprotect` for the guard page and the page faults of first use, while a
-//! pooled one is reused as is.
+//! pooled one is reused as is: its stack never leaves the loop that runs
+//! one body after another ([`serve_bodies`]), so a reuse is a write of the
+//! new body into that loop's frame and one resume, not a new generator.
 
 use std::any::Any;
 use std::cell::Cell;
@@ -76,6 +78,10 @@ pub(crate) struct StackInfo {
     /// may be given back at the coroutine's first park
     /// ([`trim_before_parking`]); 0 once done or not to be done.
     pub(crate) unreleased: usize,
+    /// Set by [`serve_bodies`] when the body has returned and the stack
+    /// waits, suspended, for the next one at `handoff`.
+    ended: bool,
+    handoff: *mut Handoff,
 }
 
 impl StackInfo {
@@ -85,6 +91,8 @@ impl StackInfo {
         tag: std::ptr::null(),
         released_bottom: 0,
         unreleased: 0,
+        ended: false,
+        handoff: std::ptr::null_mut(),
     };
 }
 
@@ -93,18 +101,82 @@ pub(crate) fn running_stack() -> StackInfo {
     RUNNING.try_with(Cell::get).unwrap_or(StackInfo::NONE)
 }
 
-/// Wraps a body so that it records where its stack's top is (see
-/// [`release_sentinel_page`]).
-fn noting_top<F: FnOnce()>(body: F) -> impl FnOnce() {
-    move || {
-        let marker = 0u8;
-        let near_top = std::hint::black_box(&marker) as *const u8 as usize;
+/// Records where the stack's top is (see [`release_sentinel_page`]):
+/// called first thing on a fresh stack, in the first body's frame.
+#[inline(always)]
+fn note_top() {
+    let marker = 0u8;
+    let near_top = std::hint::black_box(&marker) as *const u8 as usize;
+    RUNNING.with(|r| {
+        let mut info = r.get();
+        info.near_top = near_top;
+        r.set(info);
+    });
+}
+
+/// How many bytes of a body the stack of an idle coroutine takes in place
+/// (a larger one is boxed): the spawn path keeps closures of up to 128
+/// bytes unboxed, and wraps them with its packet.
+const HANDOFF_BYTES: usize = 192;
+
+/// Where an idle coroutine waits for its next body: a slot in the frame of
+/// [`serve_bodies`], on the coroutine's own stack, which [`Coroutine::reuse`]
+/// writes while the coroutine is suspended.
+#[repr(C, align(16))]
+struct Handoff {
+    /// Moves the body out of `body` and runs it; `None` tells the loop to
+    /// return, which ends the generator (see [`Coroutine`]'s `Drop`).
+    run: Option<unsafe fn(*mut u8)>,
+    /// Drops the body unrun (a coroutine dropped before it started it).
+    discard: unsafe fn(*mut u8),
+    body: std::mem::MaybeUninit<[u8; HANDOFF_BYTES]>,
+}
+
+/// Moves the `F` stored at `at` out and runs it.
+///
+/// # Safety
+/// `at` holds an `F` written by [`Coroutine::reuse`] and not yet moved out.
+unsafe fn run_stored<F: FnOnce()>(at: *mut u8) {
+    // SAFETY: the caller's promise; the value is moved out exactly once.
+    let body = unsafe { std::ptr::read(at.cast::<F>()) };
+    body();
+}
+
+/// Drops the `F` stored at `at`, unrun.
+///
+/// # Safety
+/// As [`run_stored`].
+unsafe fn discard_stored<F>(at: *mut u8) {
+    // SAFETY: the caller's promise.
+    unsafe { std::ptr::drop_in_place(at.cast::<F>()) };
+}
+
+/// What a coroutine's stack runs after its first body: it announces the
+/// end of each body, waits suspended for the next (handed over in a slot of
+/// this frame), and runs it, on the same stack, without the `generator`
+/// crate setting the stack up again. Returns when resumed with no body.
+fn serve_bodies() {
+    loop {
+        let mut handoff = Handoff {
+            run: None,
+            discard: discard_stored::<()>,
+            body: std::mem::MaybeUninit::uninit(),
+        };
+        let at = &raw mut handoff;
         RUNNING.with(|r| {
             let mut info = r.get();
-            info.near_top = near_top;
+            info.ended = true;
+            info.handoff = at;
             r.set(info);
         });
-        body();
+        suspend();
+        // SAFETY: `reuse` wrote the slot (through `at`, which escaped into
+        // the thread-local above) while this frame was suspended.
+        let Some(run) = (unsafe { (*at).run }) else {
+            return;
+        };
+        // SAFETY: `reuse` stored the body `run` was made for.
+        unsafe { run((*at).body.as_mut_ptr().cast()) };
     }
 }
 
@@ -273,6 +345,12 @@ pub(crate) struct Coroutine {
     released_bottom: usize,
     /// See [`StackInfo::unreleased`]; kept across reuse until a body parks.
     unreleased: usize,
+    /// Where [`serve_bodies`] waits for the next body while the coroutine
+    /// is idle (its body ended); null while a body runs or waits to run.
+    handoff: *mut Handoff,
+    /// The handoff slot that holds a body not yet run, from
+    /// [`Coroutine::reuse`] until the coroutine next runs; null otherwise.
+    pending: *mut Handoff,
     /// Where the `generator` crate keeps this coroutine's state (its saved
     /// registers and run state, at the top of the stack), for [`prefetch`].
     ///
@@ -316,7 +394,6 @@ impl Coroutine {
             MAPPED_STACKS.fetch_sub(1, Ordering::Relaxed);
             return Err(stack_error(stack_size));
         }
-        let body = noting_top(body);
         // `generator` panics when it cannot map the stack, and drops the
         // body while unwinding: a capture whose `Drop` panics would then
         // abort the process. The body is rescued from that drop instead,
@@ -329,7 +406,11 @@ impl Coroutine {
         };
         SILENCE_PANICS.with(|s| s.set(true));
         let made = panic::catch_unwind(AssertUnwindSafe(|| {
-            Gn::<()>::new_opt(words, move || body.run())
+            Gn::<()>::new_opt(words, move || {
+                note_top();
+                body.run();
+                serve_bodies();
+            })
         }));
         SILENCE_PANICS.with(|s| s.set(false));
         let co_gen: Generator<'a, (), ()> = match made {
@@ -360,6 +441,8 @@ impl Coroutine {
             near_top: 0,
             released_bottom: 0,
             unreleased: words * std::mem::size_of::<usize>(),
+            handoff: std::ptr::null_mut(),
+            pending: std::ptr::null_mut(),
             state: state.cast(),
         })
     }
@@ -393,20 +476,46 @@ impl Coroutine {
         Ok(())
     }
 
-    /// Installs a new body on a finished coroutine, reusing its stack.
+    /// Installs a new body on an idle coroutine (one whose body ended),
+    /// reusing its stack: the body is written into the slot its stack waits
+    /// on (see [`serve_bodies`]), boxed only if it does not fit.
     ///
     /// # Safety
-    /// As [`Coroutine::new`].
+    /// As [`Coroutine::new`]; the coroutine is idle ([`StackPool`] keeps
+    /// only idle ones).
     pub(crate) unsafe fn reuse<'a, F>(&mut self, tag: *mut u8, body: F)
     where
         F: FnOnce() + Send + 'a,
     {
-        debug_assert!(self.inner.is_done());
-        // SAFETY: only the lifetime changes, as in `new`.
-        let inner = unsafe { &mut *(&raw mut self.inner).cast::<Generator<'a, (), ()>>() };
-        inner.init_code(noting_top(body));
+        debug_assert!(self.is_idle());
+        let at = std::mem::replace(&mut self.handoff, std::ptr::null_mut());
+        // SAFETY: `at` is the handoff slot in the suspended frame of
+        // `serve_bodies` on this coroutine's stack, mapped and unused until
+        // the coroutine is resumed; the body's lifetime is the caller's
+        // promise, as in `new`.
+        unsafe {
+            if size_of::<F>() <= HANDOFF_BYTES && align_of::<F>() <= align_of::<Handoff>() {
+                (*at).body.as_mut_ptr().cast::<F>().write(body);
+                (*at).run = Some(run_stored::<F>);
+                (*at).discard = discard_stored::<F>;
+            } else {
+                (*at)
+                    .body
+                    .as_mut_ptr()
+                    .cast::<Box<F>>()
+                    .write(Box::new(body));
+                (*at).run = Some(run_stored::<Box<F>>);
+                (*at).discard = discard_stored::<Box<F>>;
+            }
+        }
+        self.pending = at;
         self.inner.set_local_data(tag);
         self.tag = tag;
+    }
+
+    /// Whether the coroutine's body ended and its stack waits for another.
+    fn is_idle(&self) -> bool {
+        !self.handoff.is_null() && !self.inner.is_done()
     }
 
     /// Asks the CPU to start loading what resuming this coroutine touches
@@ -435,12 +544,15 @@ impl Coroutine {
     /// Runs the coroutine until it parks or ends.
     #[inline]
     pub(crate) fn resume(&mut self) -> Status {
+        self.pending = std::ptr::null_mut();
         let outer = RUNNING.replace(StackInfo {
             near_top: self.near_top,
             size: self.stack_size,
             tag: self.tag,
             released_bottom: 0,
             unreleased: self.unreleased,
+            ended: false,
+            handoff: std::ptr::null_mut(),
         });
         self.inner.resume();
         let info = RUNNING.replace(outer);
@@ -448,6 +560,11 @@ impl Coroutine {
         self.unreleased = info.unreleased;
         if info.released_bottom != 0 {
             self.released_bottom = info.released_bottom;
+        }
+        if info.ended {
+            // The body returned; the stack waits in `serve_bodies`.
+            self.handoff = info.handoff;
+            return Status::Finished;
         }
         if !self.inner.is_done() {
             return Status::Suspended;
@@ -468,6 +585,24 @@ impl Coroutine {
 
 impl Drop for Coroutine {
     fn drop(&mut self) {
+        if !self.pending.is_null() {
+            // A body handed over and never run: dropped here, as the
+            // `generator` crate drops the body of a generator never started.
+            // SAFETY: `reuse` stored it with this `discard`; nothing moved it.
+            unsafe { ((*self.pending).discard)((*self.pending).body.as_mut_ptr().cast()) };
+            // SAFETY: as above; the slot now tells the loop to return.
+            unsafe { (*self.pending).run = None };
+            self.handoff = std::mem::replace(&mut self.pending, std::ptr::null_mut());
+        }
+        if self.is_idle() && !std::thread::panicking() {
+            // Resumed with no body, `serve_bodies` returns and the generator
+            // ends: dropping it then unmaps the stack without the crate
+            // unwinding the suspended frames. (While the thread panics the
+            // crate leaves a suspended generator alone and just unmaps it.)
+            let outer = RUNNING.replace(StackInfo::NONE);
+            self.inner.resume();
+            RUNNING.set(outer);
+        }
         if self.released_bottom != 0 {
             restore_sentinel(self.released_bottom);
         }
@@ -520,7 +655,8 @@ pub(crate) struct StackPool {
 }
 
 impl StackPool {
-    /// A finished coroutine whose stack has the default size, if one is idle.
+    /// An idle coroutine (see [`Coroutine::reuse`]) whose stack has the
+    /// default size, if there is one.
     pub(crate) fn take(&mut self, stack_size: usize) -> Option<Coroutine> {
         if stack_size == DEFAULT_STACK_SIZE {
             self.idle.pop()
@@ -529,10 +665,10 @@ impl StackPool {
         }
     }
 
-    /// Keeps a finished coroutine's stack for reuse, or unmaps it (one of
-    /// another size).
+    /// Keeps the stack of a coroutine whose body ended for reuse, or unmaps
+    /// it (one of another size, or one that cannot run another body).
     pub(crate) fn give(&mut self, co: Coroutine) {
-        if co.stack_size == DEFAULT_STACK_SIZE {
+        if co.stack_size == DEFAULT_STACK_SIZE && co.is_idle() {
             self.idle.push(co);
         }
     }
@@ -603,5 +739,102 @@ impl<'s, T> LocalYielder<'s, T> {
         LocalYielder {
             yield_fn: &mut *self.yield_fn,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    fn tag() -> *mut u8 {
+        static TAG: u8 = 0;
+        (&raw const TAG).cast_mut()
+    }
+
+    /// Sets its flag when dropped.
+    struct Flag(Arc<AtomicBool>);
+
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_stack_runs_one_body_after_another_in_place_or_boxed() {
+        let runs = Arc::new(AtomicUsize::new(0));
+        let r = runs.clone();
+        // SAFETY: the closures borrow nothing.
+        let mut co = unsafe {
+            Coroutine::new(DEFAULT_STACK_SIZE, tag(), move || {
+                r.fetch_add(1, Ordering::SeqCst);
+            })
+        }
+        .unwrap();
+        assert_eq!(co.resume(), Status::Finished);
+        assert!(co.is_idle());
+        // A small body rides in the handoff slot, a large one is boxed.
+        for round in 0..3 {
+            let r = runs.clone();
+            let small = move || {
+                r.fetch_add(1, Ordering::SeqCst);
+            };
+            // SAFETY: as above.
+            unsafe { co.reuse(tag(), small) };
+            assert_eq!(co.resume(), Status::Finished);
+            let r = runs.clone();
+            let big = [round as u8; 4 * HANDOFF_BYTES];
+            let large = move || {
+                r.fetch_add(
+                    big.iter().map(|&b| b as usize).sum::<usize>() + 1,
+                    Ordering::SeqCst,
+                );
+            };
+            // SAFETY: as above.
+            unsafe { co.reuse(tag(), large) };
+            assert_eq!(co.resume(), Status::Finished);
+            assert!(co.is_idle());
+        }
+        // 1 + 3 small + 3 large (each 1 + round * 4 * HANDOFF_BYTES).
+        assert_eq!(runs.load(Ordering::SeqCst), 7 + 3 * 4 * HANDOFF_BYTES);
+    }
+
+    #[test]
+    fn a_body_handed_over_and_never_run_is_dropped_unrun_with_its_stack() {
+        // SAFETY: the closures borrow nothing.
+        let mut co = unsafe { Coroutine::new(DEFAULT_STACK_SIZE, tag(), || {}) }.unwrap();
+        assert_eq!(co.resume(), Status::Finished);
+        let (dropped, ran) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let (flag, r) = (Flag(dropped.clone()), ran.clone());
+        // SAFETY: as above.
+        unsafe {
+            co.reuse(tag(), move || {
+                let _flag = flag;
+                r.store(true, Ordering::SeqCst);
+            })
+        };
+        drop(co);
+        assert!(
+            dropped.load(Ordering::SeqCst),
+            "the unrun body's captures are dropped"
+        );
+        assert!(!ran.load(Ordering::SeqCst), "a body is never run by a drop");
+    }
+
+    #[test]
+    fn an_idle_stack_dropped_while_the_thread_unwinds_is_unmapped_quietly() {
+        // SAFETY: the closure borrows nothing.
+        let mut co = unsafe { Coroutine::new(DEFAULT_STACK_SIZE, tag(), || {}) }.unwrap();
+        assert_eq!(co.resume(), Status::Finished);
+        let unwound = std::panic::catch_unwind(AssertUnwindSafe(move || {
+            let _co = co;
+            panic!("dropping an idle stack during this unwind");
+        }));
+        assert!(unwound.is_err());
     }
 }
