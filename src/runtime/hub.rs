@@ -19,7 +19,7 @@ use super::context::{self, Locals};
 use super::coroutine::{Coroutine, StackPool, Status};
 use super::error::WouldBlockForever;
 use super::reactor::IoTable;
-use super::task::{ParkMode, Schedule, Task};
+use super::task::{LOCALS_MADE, LOCALS_NONE, ParkMode, Schedule, Task};
 use super::timer::{TimerKey, Timers};
 
 /// The token of the hub's own waker.
@@ -168,11 +168,9 @@ struct Entry {
     /// `None` while the coroutine runs (it is taken out to be resumed).
     co: Option<Coroutine>,
     /// Its coroutine-local values, made on first use; the body destroys
-    /// them before it ends, so dropping the entry runs no user code.
+    /// them before it ends, so dropping the entry runs no user code. Its
+    /// task says whether it has any ([`Task::locals`]).
     locals: Option<Rc<Locals>>,
-    /// Set when the body destroyed its locals before it had any: later
-    /// accesses fail, as they would after a destroy.
-    locals_gone: bool,
     /// What it last parked on (for the would-block-forever report).
     waiting_on: &'static str,
 }
@@ -371,7 +369,6 @@ impl Hub {
             task: task.clone(),
             co: Some(co),
             locals: None,
-            locals_gone: false,
             waiting_on: "its start",
         });
         self.live.set(self.live.get() + 1);
@@ -393,20 +390,11 @@ impl Hub {
         let slot = Hub::current_slot()?;
         let mut entries = self.entries.borrow_mut();
         let entry = entries.get_mut(slot)?.as_mut()?;
-        if entry.locals.is_none() && create && !entry.locals_gone {
+        if entry.locals.is_none() && create && entry.task.locals() == LOCALS_NONE {
+            entry.task.set_locals(LOCALS_MADE);
             entry.locals = Some(Rc::default());
         }
         entry.locals.clone()
-    }
-
-    /// Marks the running coroutine's locals destroyed when it never had
-    /// any (see [`Entry::locals_gone`]).
-    pub(crate) fn forbid_current_locals(&self) {
-        if let Some(slot) = Hub::current_slot()
-            && let Some(Some(entry)) = self.entries.borrow_mut().get_mut(slot)
-        {
-            entry.locals_gone = true;
-        }
     }
 
     /// Queues the running coroutine behind the others (`yield_now`).

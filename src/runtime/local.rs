@@ -10,6 +10,7 @@ use std::rc::Rc;
 
 use super::context;
 use super::hub::Hub;
+use super::task::{LOCALS_GONE, LOCALS_MADE};
 
 pub(crate) use super::context::Locals;
 
@@ -61,12 +62,17 @@ const DESTROY_ROUNDS: usize = 8;
 /// Never: a destructor that panics aborts the process, as std aborts when a
 /// TLS destructor panics.
 pub(crate) fn destroy_current() {
-    let Some(hub) = Hub::existing() else {
+    // None were ever made (most coroutines): the task says so, and from now
+    // on says that none can be made, without a look at the hub.
+    let made = context::with_current_task(|task| {
+        let made = task.locals() == LOCALS_MADE;
+        task.set_locals(LOCALS_GONE);
+        made
+    });
+    if !made {
         return;
-    };
-    let Some(locals) = hub.current_locals(false) else {
-        // None were ever made: later accesses fail all the same.
-        hub.forbid_current_locals();
+    }
+    let Some(locals) = Hub::existing().and_then(|hub| hub.current_locals(false)) else {
         return;
     };
     for _ in 0..DESTROY_ROUNDS {

@@ -70,6 +70,12 @@ pub(crate) enum ParkMode {
 /// [`Kind::Coroutine`]'s slot before the hub installs the coroutine.
 pub(crate) const UNPLACED: usize = usize::MAX;
 
+/// [`Task::locals`]: none made yet, some made (the hub keeps them), destroyed
+/// at the end of the body (none can be made any more).
+pub(crate) const LOCALS_NONE: u8 = 0;
+pub(crate) const LOCALS_MADE: u8 = 1;
+pub(crate) const LOCALS_GONE: u8 = 2;
+
 /// Kill states.
 const KILL_NONE: u8 = 0;
 const KILL_PENDING: u8 = 1;
@@ -122,6 +128,9 @@ pub(crate) struct Task {
     /// Whether `extras` holds armed timeouts: the one word of them the
     /// wait path reads.
     has_timeouts: AtomicBool,
+    /// Whether the coroutine made coroutine-local values, or destroyed
+    /// them (see [`Task::locals`]); only its own hub's thread touches it.
+    locals: AtomicU8,
     /// What only the gevent API arms on a task, made on first use: most
     /// tasks never need it, and a spawn does not pay for it.
     extras: OnceLock<Box<Extras>>,
@@ -204,8 +213,23 @@ impl Task {
             token: AtomicBool::new(false),
             kill: AtomicU8::new(KILL_NONE),
             has_timeouts: AtomicBool::new(false),
+            locals: AtomicU8::new(LOCALS_NONE),
             extras: OnceLock::new(),
         }
+    }
+
+    /// Where the coroutine's locals stand: [`LOCALS_NONE`], [`LOCALS_MADE`]
+    /// or [`LOCALS_GONE`]. A plain load: only the coroutine's hub's thread
+    /// reads or writes it.
+    #[inline]
+    pub(crate) fn locals(&self) -> u8 {
+        self.locals.load(Ordering::Relaxed)
+    }
+
+    /// Records where the coroutine's locals stand (see [`Task::locals`]).
+    #[inline]
+    pub(crate) fn set_locals(&self, state: u8) {
+        self.locals.store(state, Ordering::Relaxed);
     }
 
     pub(crate) fn id(&self) -> u64 {
