@@ -831,3 +831,69 @@ fn stacks_left_over_from_a_burst_are_unmapped_while_the_thread_parks() {
         || thread::park_timeout(Duration::from_millis(50)),
     );
 }
+
+/// Counts its drops.
+struct Counted(Arc<AtomicUsize>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[repr(align(64))]
+#[derive(Debug, PartialEq, Clone, Copy)]
+struct Aligned([u8; 64]);
+
+#[test]
+fn results_of_every_size_and_alignment_come_back_whole() {
+    common::one_hub();
+    // The task keeps a small result in place and boxes a large or very
+    // aligned one: both ways round trip.
+    thread::spawn(|| ()).join().unwrap();
+    assert_eq!(thread::spawn(|| 7u8).join().unwrap(), 7);
+    assert_eq!(thread::spawn(|| [3u64; 4]).join().unwrap(), [3u64; 4]);
+    let big = thread::spawn(|| [9u8; 4096]).join().unwrap();
+    assert!(big.iter().all(|&b| b == 9));
+    let aligned = thread::spawn(|| Aligned([5; 64])).join().unwrap();
+    assert_eq!(aligned, Aligned([5; 64]));
+    assert_eq!(std::ptr::from_ref(&aligned) as usize % 64, 0);
+    assert_eq!(
+        thread::spawn(|| String::from("whole")).join().unwrap(),
+        "whole"
+    );
+    let payload = thread::spawn(|| -> [u8; 4096] { panic!("big and panicked") })
+        .join()
+        .unwrap_err();
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"big and panicked"));
+}
+
+#[test]
+fn a_result_is_dropped_exactly_once_whoever_lets_go_last() {
+    common::one_hub();
+    let drops = Arc::new(AtomicUsize::new(0));
+    let small = |d: &Arc<AtomicUsize>| {
+        let d = d.clone();
+        move || Counted(d)
+    };
+    let large = |d: &Arc<AtomicUsize>| {
+        let d = d.clone();
+        move || (Counted(d), [0u8; 512])
+    };
+    // Joined: the joiner owns it.
+    drop(thread::spawn(small(&drops)).join().unwrap());
+    drop(thread::spawn(large(&drops)).join().unwrap());
+    assert_eq!(drops.load(Ordering::SeqCst), 2);
+    // Detached before the end: the coroutine drops it.
+    drop(thread::spawn(small(&drops)));
+    drop(thread::spawn(large(&drops)));
+    assert!(eventually(|| drops.load(Ordering::SeqCst) == 4));
+    // Detached after the end: the handle drops it.
+    let (a, b) = (thread::spawn(small(&drops)), thread::spawn(large(&drops)));
+    assert!(eventually(|| a.is_finished() && b.is_finished()));
+    assert_eq!(drops.load(Ordering::SeqCst), 4, "not before the handles go");
+    drop((a, b));
+    assert_eq!(drops.load(Ordering::SeqCst), 6);
+    thread::sleep(Duration::from_millis(10));
+    assert_eq!(drops.load(Ordering::SeqCst), 6, "and never twice");
+}

@@ -123,15 +123,15 @@ const KNOWN_EXTRAS: &[(&str, &str)] = &[
     ("sync::OnceState: RefUnwindSafe", "a plain bool, not a Cell"),
     (
         "thread::JoinHandle: UnwindSafe",
-        "the result is behind a mutex",
+        "the result changes hands through atomics (runtime::End)",
     ),
     (
         "thread::JoinHandle: RefUnwindSafe",
-        "the result is behind a mutex",
+        "the result changes hands through atomics (runtime::End)",
     ),
     (
         "thread::ScopedJoinHandle: UnwindSafe",
-        "the result is behind a mutex",
+        "the result changes hands through atomics (runtime::End)",
     ),
     // std's JoinHandle is Send and Sync for every T (no handle with a T
     // that is not Send can exist); greenstd's packet is, so its scoped
@@ -140,7 +140,7 @@ const KNOWN_EXTRAS: &[(&str, &str)] = &[
     ("thread::ScopedJoinHandle: Sync", "as std's JoinHandle"),
     (
         "thread::ScopedJoinHandle: RefUnwindSafe",
-        "the result is behind a mutex",
+        "the result changes hands through atomics (runtime::End)",
     ),
 ];
 

@@ -100,6 +100,25 @@ case!(
     }
 );
 
+// The same refusal for a scoped spawn: the scope does not count the
+// coroutine that never started, so it still ends (it used to count it
+// off twice, and then waited forever).
+case!(
+    a_scoped_spawn_whose_stack_cannot_be_mapped_fails_and_the_scope_ends,
+    |thread| {
+        let outcome = thread::scope(|s| {
+            let started = s.spawn(|| 1);
+            let err = thread::Builder::new()
+                .stack_size(1 << 46)
+                .spawn_scoped(s, || ())
+                .map(|_| ())
+                .unwrap_err();
+            (started.join().unwrap(), err.kind())
+        });
+        returned(outcome)
+    }
+);
+
 case!(ids_are_distinct_and_stable, |thread| {
     let me = thread::current().id();
     let h = thread::spawn(|| thread::current().id());

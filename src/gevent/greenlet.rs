@@ -8,14 +8,20 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::runtime::{self, Packet, Signal, SpawnOptions, Task, deadline_after};
+use crate::runtime::{self, Joiner, Signal, SpawnOptions, Task, deadline_after};
 use crate::thread::{self, Thread};
 
 type Body<T> = Box<dyn FnOnce() -> T + Send>;
 
 struct Started<T> {
-    task: Arc<Task>,
-    packet: Arc<Packet<T>>,
+    /// The coroutine's task and the greenlet's share of its result.
+    joiner: Joiner<T>,
+}
+
+impl<T> Started<T> {
+    fn task(&self) -> &Arc<Task> {
+        self.joiner.task()
+    }
 }
 
 struct Inner<T> {
@@ -216,9 +222,9 @@ impl<T: Send + 'static> Greenlet<T> {
                 Err(payload) => resume_unwind(payload),
             }
         };
-        let (task, packet) = runtime::spawn(self.inner.options.clone(), run)
+        let joiner = runtime::spawn(self.inner.options.clone(), run)
             .unwrap_or_else(|e| panic!("failed to spawn greenlet: {e}"));
-        let _ = self.inner.started.set(Started { task, packet });
+        let _ = self.inner.started.set(Started { joiner });
         self.inner.started_signal.notify_all();
         true
     }
@@ -236,12 +242,12 @@ impl<T> Greenlet<T> {
 
     /// Whether the greenlet has ended (returned, panicked or was killed).
     pub fn ready(&self) -> bool {
-        self.parts().is_some_and(|p| p.packet.is_finished())
+        self.parts().is_some_and(|p| p.joiner.is_finished())
     }
 
     /// The coroutine's [`Thread`] handle, once started.
     pub fn thread(&self) -> Option<Thread> {
-        self.parts().map(|p| Thread::from_task(p.task.clone()))
+        self.parts().map(|p| Thread::from_task(p.task().clone()))
     }
 }
 
@@ -276,7 +282,7 @@ impl<T: Send + 'static> Greenlet<T> {
             .started_signal
             .wait(deadline, "Greenlet::join")
             .and_then(|started| match self.parts() {
-                Some(parts) if started => parts.packet.wait(deadline, "Greenlet::join"),
+                Some(parts) if started => parts.joiner.wait(deadline, "Greenlet::join"),
                 _ => Ok(false),
             });
         runtime::unwrap_wait(waited)
@@ -292,7 +298,7 @@ impl<T: Send + 'static> Greenlet<T> {
         self.join();
         let parts = self.parts().expect("a joined greenlet has started");
         parts
-            .packet
+            .joiner
             .take()
             .unwrap_or_else(|| panic!("Greenlet::get: the result of {self} was already taken"))
     }
@@ -303,7 +309,7 @@ impl<T: Send + 'static> Greenlet<T> {
     pub fn request_kill(&self) {
         self.start();
         if let Some(parts) = self.parts() {
-            parts.task.request_kill();
+            parts.task().request_kill();
         }
     }
 
@@ -353,12 +359,12 @@ impl<T: Send + 'static> Greenlet<T> {
         me.take_switched();
         if !self.start() {
             let Some(parts) = self.parts() else { return };
-            if parts.packet.is_finished() {
+            if parts.joiner.is_finished() {
                 return;
             }
-            runtime::switch_to(&parts.task);
+            runtime::switch_to(parts.task());
         } else if let Some(parts) = self.parts() {
-            runtime::prioritise(&parts.task);
+            runtime::prioritise(parts.task());
         }
         while !me.take_switched() {
             crate::runtime::unwrap_wait(runtime::park(None, "Greenlet::switch"));
@@ -369,7 +375,7 @@ impl<T: Send + 'static> Greenlet<T> {
 impl<T> fmt::Display for Greenlet<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.parts() {
-            Some(parts) => f.write_str(&parts.task.describe()),
+            Some(parts) => f.write_str(&parts.task().describe()),
             None => match &self.inner.options.name {
                 Some(name) => write!(f, "<Greenlet {name:?} (not started)>"),
                 None => f.write_str("<Greenlet (not started)>"),

@@ -116,7 +116,7 @@ fn note_top() {
 
 /// How many bytes of a body the stack of an idle coroutine takes in place
 /// (a larger one is boxed): the spawn path keeps closures of up to 128
-/// bytes unboxed, and wraps them with its packet.
+/// bytes unboxed, and wraps them with a call that records their end.
 const HANDOFF_BYTES: usize = 192;
 
 /// Where an idle coroutine waits for its next body: a slot in the frame of

@@ -19,7 +19,7 @@ use super::context::{self, Locals};
 use super::coroutine::{Coroutine, StackPool, Status};
 use super::error::WouldBlockForever;
 use super::reactor::IoTable;
-use super::task::{LOCALS_MADE, LOCALS_NONE, ParkMode, Schedule, Task};
+use super::task::{LOCALS_MADE, LOCALS_NONE, ParkMode, Schedule, ScopeMember, Task};
 use super::timer::{TimerKey, Timers};
 
 /// The token of the hub's own waker.
@@ -55,7 +55,9 @@ pub(crate) struct RemoteSpawn {
     pub(crate) task: Arc<Task>,
     pub(crate) stack_size: usize,
     pub(crate) body: Box<dyn FnOnce() + Send + 'static>,
-    pub(crate) failed: Box<dyn FnOnce(io::Error) + Send + 'static>,
+    /// Ends the task with the error, as a panic would, when the hub cannot
+    /// start it (monomorphised for the coroutine's result type).
+    pub(crate) failed: fn(&Task, io::Error),
 }
 
 impl std::fmt::Debug for RemoteSpawn {
@@ -301,6 +303,7 @@ impl Hub {
         name: Option<String>,
         spawned_at: &'static std::panic::Location<'static>,
         stack_size: usize,
+        scope: Option<Arc<dyn ScopeMember>>,
         body: F,
     ) -> io::Result<Arc<Task>>
     where
@@ -311,6 +314,7 @@ impl Hub {
             spawned_at,
             self.remote.clone(),
             self.id,
+            scope,
         ));
         // SAFETY: the caller's promise, passed on.
         unsafe { self.install(&task, stack_size, body) }?;
@@ -323,9 +327,16 @@ impl Hub {
         remote: &Arc<Remote>,
         name: Option<String>,
         spawned_at: &'static std::panic::Location<'static>,
+        scope: Option<Arc<dyn ScopeMember>>,
     ) -> Arc<Task> {
         let handle: super::task::Remote = remote.clone();
-        Arc::new(Task::coroutine(name, spawned_at, handle, remote.hub_id))
+        Arc::new(Task::coroutine(
+            name,
+            spawned_at,
+            handle,
+            remote.hub_id,
+            scope,
+        ))
     }
 
     /// Installs the coroutine of `task` (made for this hub) running `body`
@@ -603,13 +614,16 @@ impl Hub {
             }));
             match installed {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => failed(e),
+                Ok(Err(e)) => failed(&task, e),
                 // The start failed and the closure's `Drop` panicked (std
                 // would raise that in the spawner; it is gone): the hub
                 // carries on, the join reports it.
-                Err(_) => failed(io::Error::other(
-                    "no stack for the coroutine, and its closure panicked while being dropped",
-                )),
+                Err(_) => failed(
+                    &task,
+                    io::Error::other(
+                        "no stack for the coroutine, and its closure panicked while being dropped",
+                    ),
+                ),
             }
         }
         if installed_any {

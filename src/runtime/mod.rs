@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! this module   the vocabulary, re-exported below
-//! floor 4       spawn (packets, spawn, scopes) · wait (park, sleep, yield,
+//! floor 4       spawn (joiners, spawn, scopes) · wait (park, sleep, yield,
 //!               the time-slice checkpoint, Signal, WaitQueue) · io (fd
 //!               readiness: Registration) · hooked (raw fds for libc hooks)
 //!               · pool (the blocking pool) · local (coroutine-locals)
@@ -56,9 +56,12 @@ pub(crate) use pool::run_blocking;
 pub(crate) use report::panic_would_block_forever;
 pub(crate) use setup::once as setup;
 pub(crate) use slice::{set_slice as set_time_slice, slice as time_slice};
-pub(crate) use spawn::{Packet, ScopeData, SpawnOptions, run_scope, spawn, spawn_unchecked};
+pub(crate) use spawn::{
+    Joiner, ScopeData, SpawnOptions, TaskHolder, run_scope, spawn, spawn_unchecked,
+};
+pub(crate) use task::Signal;
 pub(crate) use task::{ArmedTimeout, Task, next_id};
-pub(crate) use wait::{Signal, WaitQueue, WaitSlot, checkpoint, park, sleep_until, yield_now};
+pub(crate) use wait::{WaitQueue, WaitSlot, checkpoint, park, sleep_until, yield_now};
 pub use workers::Placement;
 pub(crate) use workers::{hubs, set_hubs};
 

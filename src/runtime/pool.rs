@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use super::hub;
-use super::wait::Signal;
+use super::task::Signal;
 
 /// At most this many pool threads run at once.
 const MAX_THREADS: usize = 64;

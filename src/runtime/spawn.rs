@@ -1,72 +1,86 @@
-//! Spawning: a coroutine's body, its join packet, and scopes (whose
+//! Spawning: a coroutine's body, its joining side ([`Joiner`], over the
+//! result its task keeps), and scopes (whose
 //! coroutines may borrow from the caller because the scope waits for all
 //! of them before it returns).
 
 use std::any::Any;
-use std::cell::UnsafeCell;
 use std::io as stdio;
+use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind, resume_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::coroutine;
 use super::error::{Killed, WouldBlockForever};
 use super::hub::{Hub, RemoteSpawn};
 use super::local;
-use super::report;
 use super::setup;
 use super::task::Task;
-use super::wait::{self, Signal};
+use super::task::{End, ScopeMember};
+use super::wait;
 use super::workers::{self, Placement};
 
-/// A coroutine's result and the event of its end, shared by the coroutine
-/// and its join handles.
-pub(crate) struct Packet<T> {
-    /// Written once by the coroutine (before `state` says `STORED`), then
-    /// read by the one taker that wins `state`.
-    result: UnsafeCell<Option<std::thread::Result<T>>>,
-    state: AtomicU8,
-    done: Signal,
-    scope: Option<Arc<ScopeData>>,
+/// What holds a coroutine's task on the joining side: the task itself, or a
+/// facade's handle wrapping it (`thread::Thread`), so that a join handle
+/// holds one reference, not two.
+pub(crate) trait TaskHolder {
+    fn task(&self) -> &Arc<Task>;
 }
 
-/// [`Packet::state`]: no result yet, a result to take, taken.
-const EMPTY: u8 = 0;
-const STORED: u8 = 1;
-const TAKEN: u8 = 2;
+impl TaskHolder for Arc<Task> {
+    fn task(&self) -> &Arc<Task> {
+        self
+    }
+}
 
-impl<T> std::fmt::Debug for Packet<T> {
+/// The joining side of a coroutine: its task (whose [`End`] keeps the
+/// result, in the same allocation) and the handle's share of the result,
+/// let go of when this is dropped. `T` is the type the coroutine was
+/// spawned for; only [`spawn_unchecked`] makes one, for `T: Send`.
+pub(crate) struct Joiner<T, H: TaskHolder = Arc<Task>> {
+    holder: std::mem::ManuallyDrop<H>,
+    result: PhantomData<fn() -> T>,
+}
+
+impl<T, H: TaskHolder> std::fmt::Debug for Joiner<T, H> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Packet")
-            .field("state", &self.state.load(Ordering::Relaxed))
-            .field("done", &self.done)
+        f.debug_struct("Joiner")
+            .field("end", self.end())
             .finish_non_exhaustive()
     }
 }
 
-impl<T> Packet<T> {
-    fn new(scope: Option<Arc<ScopeData>>) -> Self {
-        Packet {
-            result: UnsafeCell::new(None),
-            state: AtomicU8::new(EMPTY),
-            done: Signal::new(),
-            scope,
-        }
+impl<T, H: TaskHolder> Joiner<T, H> {
+    fn end(&self) -> &End {
+        self.holder.task().end()
     }
 
-    /// Called once, by the coroutine's body.
-    fn store(&self, result: std::thread::Result<T>) {
-        debug_assert_eq!(self.state.load(Ordering::Relaxed), EMPTY);
-        // SAFETY: nobody reads the slot before `state` says STORED, and only
-        // the body (once) writes it.
-        unsafe { *self.result.get() = Some(result) };
-        self.state.store(STORED, Ordering::Release);
+    /// The coroutine's task.
+    pub(crate) fn task(&self) -> &Arc<Task> {
+        self.holder.task()
+    }
+
+    /// What holds the task.
+    pub(crate) fn holder(&self) -> &H {
+        &self.holder
+    }
+
+    /// The same joiner with its task held by `wrap(holder)`.
+    pub(crate) fn map_holder<H2: TaskHolder>(self, wrap: impl FnOnce(H) -> H2) -> Joiner<T, H2> {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never dropped, so the holder is moved out once;
+        // the handle's share moves with it to the new joiner.
+        let holder = unsafe { std::mem::ManuallyDrop::take(&mut this.holder) };
+        Joiner {
+            holder: std::mem::ManuallyDrop::new(wrap(holder)),
+            result: PhantomData,
+        }
     }
 
     /// Whether the coroutine has ended.
     pub(crate) fn is_finished(&self) -> bool {
-        self.done.is_set()
+        self.end().done.is_set()
     }
 
     /// Waits for the end, until `deadline`; returns whether it ended.
@@ -75,48 +89,38 @@ impl<T> Packet<T> {
         deadline: Option<Instant>,
         what: &'static str,
     ) -> Result<bool, WouldBlockForever> {
-        self.done.wait(deadline, what)
+        self.end().done.wait(deadline, what)
     }
 
     /// Takes the result of an ended coroutine; `None` if already taken (or
     /// not stored yet).
     pub(crate) fn take(&self) -> Option<std::thread::Result<T>> {
-        self.state
-            .compare_exchange(STORED, TAKEN, Ordering::Acquire, Ordering::Relaxed)
-            .ok()?;
-        // SAFETY: winning STORED -> TAKEN makes this the slot's only reader,
-        // after the store (Release/Acquire).
-        unsafe { (*self.result.get()).take() }
+        // SAFETY: the coroutine was spawned for `T` (only `spawn_unchecked`
+        // makes a joiner, with the `T` of its body).
+        unsafe { self.end().take::<T>() }
     }
 }
 
-// SAFETY: as std's thread packet, whose handles are `Send` and `Sync` for
-// every `T`: a packet is only made by `spawn_unchecked`, which requires
-// `T: Send`, so a packet whose `T` is not `Send` never exists. For
-// `T: Send` the result slot is handed between threads once, ordered by
-// `state` (written before STORED, read by the one winner of STORED ->
-// TAKEN); the `Signal` and the scope's `Arc` are `Send` and `Sync`.
-unsafe impl<T> Send for Packet<T> {}
-// SAFETY: as above.
-unsafe impl<T> Sync for Packet<T> {}
-
-/// The last holder of a packet drops a result nobody took, as std's thread
-/// packet does: on the coroutine's own stack when no handle is left (the
-/// coroutine drops its share last thing), or wherever the last handle is
-/// dropped. Never inside the hub's bookkeeping, so the result's `Drop` may
-/// block, spawn or switch. A scope counts its coroutine as ended only after
-/// that drop, because the drop may still use the scope's borrows.
-impl<T> Drop for Packet<T> {
+impl<T, H: TaskHolder> Drop for Joiner<T, H> {
     fn drop(&mut self) {
-        let result = self.result.get_mut();
-        let unhandled_panic = matches!(result, Some(Err(_)));
-        if catch_unwind(AssertUnwindSafe(|| *result = None)).is_err() {
-            report::abort_with("a coroutine's result panicked on drop");
-        }
-        if let Some(scope) = &self.scope {
-            scope.thread_finished(unhandled_panic);
-        }
+        self.end().release();
+        // SAFETY: dropped once, here; `map_holder` moves it out only from a
+        // joiner that is never dropped.
+        unsafe { std::mem::ManuallyDrop::drop(&mut self.holder) };
     }
+}
+
+/// For a coroutine whose hub could not start it: its end says it ended with
+/// the error, as a panic would, and wakes whoever joins; the body's share
+/// goes with it.
+fn fail_start<T>(task: &Task, e: stdio::Error) {
+    let end = task.end();
+    let message = format!("failed to spawn thread: {e}");
+    // SAFETY: the task was made for a coroutine returning `T` (this function
+    // is chosen with it), whose body never ran and never stores.
+    unsafe { end.store::<T>(Err(Box::new(message))) };
+    end.done.notify_all();
+    end.release();
 }
 
 /// The largest closure a coroutine's stack carries in place, in bytes.
@@ -140,7 +144,7 @@ pub(crate) struct SpawnOptions {
 /// `WouldBlock` (as std) when no stack can be mapped; an error from creating the
 /// hub's poller.
 #[track_caller]
-pub(crate) fn spawn<F, T>(options: SpawnOptions, f: F) -> stdio::Result<(Arc<Task>, Arc<Packet<T>>)>
+pub(crate) fn spawn<F, T>(options: SpawnOptions, f: F) -> stdio::Result<Joiner<T>>
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
@@ -164,7 +168,7 @@ pub(crate) unsafe fn spawn_unchecked<'a, F, T>(
     options: SpawnOptions,
     f: F,
     scope: Option<Arc<ScopeData>>,
-) -> stdio::Result<(Arc<Task>, Arc<Packet<T>>)>
+) -> stdio::Result<Joiner<T>>
 where
     F: FnOnce() -> T + Send + 'a,
     T: Send + 'a,
@@ -173,8 +177,7 @@ where
     wait::checkpoint();
     let worker = workers::place(options.placement)?;
     let stack_size = coroutine::effective_stack_size(options.stack_size);
-    let packet = Arc::new(Packet::new(scope));
-    let theirs = packet.clone();
+    let scope = scope.map(|s| s as Arc<dyn ScopeMember>);
     // `Location::caller()` must be called here, not passed as a function:
     // the caller's location only flows through `#[track_caller]` calls.
     let spawned_at = match options.spawned_at {
@@ -182,38 +185,23 @@ where
         None => Location::caller(),
     };
     if let Some(remote) = worker {
-        // Another thread's hub: its task is made here, so that the handles
+        // Another thread's hub: its task is made here, so that the handle
         // can be returned at once; the body (boxed) goes over with it.
         coroutine::Coroutine::check_room(stack_size)?;
-        let task = Hub::task_for(&remote, options.name, spawned_at);
-        let body: Box<dyn FnOnce() + Send + 'a> = Box::new(move || run_body(f, theirs));
+        let task = Hub::task_for(&remote, options.name, spawned_at, scope);
+        let body: Box<dyn FnOnce() + Send + 'a> = Box::new(move || run_body(f));
         // SAFETY: only the lifetime changes: the caller guarantees that the
         // coroutine ends before `'a` does (see `Remote::submit`).
         let body = unsafe {
             std::mem::transmute::<Box<dyn FnOnce() + Send + 'a>, Box<dyn FnOnce() + Send>>(body)
         };
-        let mine = packet.clone();
-        let failed: Box<dyn FnOnce(stdio::Error) + Send + 'a> = Box::new(move |e| {
-            // No coroutine to report it: the packet says it ended with the
-            // error, as a panic would, and wakes whoever joins.
-            let message = format!("failed to spawn thread: {e}");
-            mine.store(Err(Box::new(message)));
-            mine.done.notify_all();
-        });
-        // SAFETY: as for the body; it holds only the packet.
-        let failed = unsafe {
-            std::mem::transmute::<
-                Box<dyn FnOnce(stdio::Error) + Send + 'a>,
-                Box<dyn FnOnce(stdio::Error) + Send>,
-            >(failed)
-        };
         remote.submit(RemoteSpawn {
             task: task.clone(),
             stack_size,
             body,
-            failed,
+            failed: fail_start::<T>,
         });
-        return Ok((task, packet));
+        return Ok(Joiner::new(task));
     }
     let hub = Hub::get()?;
     // A small closure rides on the coroutine's stack (the `generator` crate
@@ -226,20 +214,30 @@ where
         // thread exited) keeps its body and its frames forever: leaked,
         // never dropped.
         unsafe {
-            hub.spawn(options.name, spawned_at, stack_size, move || {
-                run_body(f, theirs)
+            hub.spawn(options.name, spawned_at, stack_size, scope, move || {
+                run_body::<F, T>(f)
             })
         }
     } else {
         let f = Box::new(f);
         // SAFETY: as above.
         unsafe {
-            hub.spawn(options.name, spawned_at, stack_size, move || {
-                run_body(f, theirs)
+            hub.spawn(options.name, spawned_at, stack_size, scope, move || {
+                run_body::<Box<F>, T>(f)
             })
         }
     }?;
-    Ok((task, packet))
+    Ok(Joiner::new(task))
+}
+
+impl<T> Joiner<T> {
+    /// The handle's side of a task just made for a coroutine returning `T`.
+    fn new(task: Arc<Task>) -> Self {
+        Joiner {
+            holder: std::mem::ManuallyDrop::new(task),
+            result: PhantomData,
+        }
+    }
 }
 
 /// The body of every coroutine: honour a kill that came before the start,
@@ -247,7 +245,7 @@ where
 /// result. Everything that may run user code (the locals' and the result's
 /// `Drop`) runs here, on the coroutine's own stack, where it may block,
 /// spawn, switch or panic like any other code of the coroutine.
-fn run_body<F, T>(f: F, packet: Arc<Packet<T>>)
+fn run_body<F, T>(f: F)
 where
     F: FnOnce() -> T,
 {
@@ -262,21 +260,27 @@ where
         let Err(payload) = result else { unreachable!() };
         resume_unwind(payload);
     }
-    // std's order: store the result, drop the thread's share of the packet
-    // (and with it the result, if no handle is left), run the TLS
-    // destructors, and only then let `join` return. With no handle left
-    // (one count: ours), nobody can start waiting any more.
-    packet.store(result);
-    if Arc::strong_count(&packet) == 1 {
-        drop(packet);
-        local::destroy_current();
-    } else {
-        local::destroy_current();
-        packet.done.notify_all();
-        // A handle dropped meanwhile makes this the last share: the result
-        // nobody took is dropped here, on the coroutine's stack.
-        drop(packet);
-    }
+    // The task is borrowed from the hub's entry, which holds it until the
+    // body has returned.
+    super::context::with_current_task(|task| {
+        let end = task.end();
+        // std's order: store the result, drop the thread's share of the
+        // result (and with it the result, if no handle is left), run the
+        // TLS destructors, and only then let `join` return. With no handle
+        // left (one share: ours), nobody can start waiting any more.
+        // SAFETY: this coroutine was spawned for `T`; its body stores once.
+        unsafe { end.store::<T>(result) };
+        if !end.handle_holds() {
+            end.release();
+            local::destroy_current();
+        } else {
+            local::destroy_current();
+            end.done.notify_all();
+            // A handle dropped meanwhile makes this the last share: the
+            // result nobody took is dropped here, on the coroutine's stack.
+            end.release();
+        }
+    });
 }
 
 /// What a scope knows of its coroutines.
@@ -287,10 +291,10 @@ pub(crate) struct ScopeData {
     waiters: std::sync::Mutex<Option<Arc<Task>>>,
 }
 
-impl ScopeData {
-    /// A coroutine's packet was dropped (with a panic nobody joined, if
+impl ScopeMember for ScopeData {
+    /// A coroutine's end was let go of (with a panic nobody joined, if
     /// `panicked`): the coroutine can no longer touch the scope's borrows.
-    pub(crate) fn thread_finished(&self, panicked: bool) {
+    fn thread_finished(&self, panicked: bool) {
         if panicked {
             self.unhandled_panics.fetch_add(1, Ordering::AcqRel);
         }
@@ -305,14 +309,16 @@ impl ScopeData {
             }
         }
     }
+}
 
+impl ScopeData {
     /// Spawns `f`, borrowing for `'scope`, as a coroutine of this scope.
     #[track_caller]
     pub(crate) fn spawn<'scope, F, T>(
         self: &Arc<Self>,
         options: SpawnOptions,
         f: F,
-    ) -> std::io::Result<(Arc<Task>, Arc<Packet<T>>)>
+    ) -> std::io::Result<Joiner<T>>
     where
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,

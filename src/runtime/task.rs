@@ -2,8 +2,11 @@
 //! OS thread's own (non-coroutine) context.
 //!
 //! A [`Task`] is what other parties hold to wake a waiter: wait lists, join
-//! packets, `Thread` handles. It is `Send + Sync`; the state that only the
-//! owning OS thread touches lives in the hub, not here.
+//! handles, `Thread` handles. It is `Send + Sync`; the state that only the
+//! owning OS thread touches lives in the hub, not here. A coroutine's task
+//! also keeps its [`End`] (the result and the event of its end), so that a
+//! spawn makes one allocation, not a task and a join packet; the event is
+//! a [`Signal`], whose waiting half (it parks) is one floor up, in `wait`.
 
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
@@ -134,6 +137,9 @@ pub(crate) struct Task {
     /// What only the gevent API arms on a task, made on first use: most
     /// tasks never need it, and a spawn does not pay for it.
     extras: OnceLock<Box<Extras>>,
+    /// A coroutine's result and the event of its end (unused by a
+    /// thread's task).
+    end: End,
 }
 
 /// The state gevent's API keeps on a task (see [`Task::extras`]).
@@ -178,14 +184,17 @@ pub(crate) fn next_id() -> u64 {
 impl Task {
     /// The task of a coroutine that will live on hub `hub` (behind
     /// `remote`), in the slot [`Task::place`] gives it.
+    ///
+    /// A member of `scope` if given (see [`End::release`]).
     pub(crate) fn coroutine(
         name: Option<String>,
         spawned_at: &'static Location<'static>,
         remote: Remote,
         hub: u64,
+        scope: Option<Arc<dyn ScopeMember>>,
     ) -> Task {
         let slot = AtomicUsize::new(UNPLACED);
-        let mut task = Task::new(name, Kind::Coroutine { remote, hub, slot });
+        let mut task = Task::new(name, Kind::Coroutine { remote, hub, slot }, scope);
         task.spawned_at = Some(spawned_at);
         task
     }
@@ -200,10 +209,11 @@ impl Task {
                 os,
                 remote: OnceLock::new(),
             },
+            None,
         )
     }
 
-    fn new(name: Option<String>, kind: Kind) -> Task {
+    fn new(name: Option<String>, kind: Kind, scope: Option<Arc<dyn ScopeMember>>) -> Task {
         Task {
             id: next_id(),
             name: name.map(String::into_boxed_str),
@@ -215,7 +225,14 @@ impl Task {
             has_timeouts: AtomicBool::new(false),
             locals: AtomicU8::new(LOCALS_NONE),
             extras: OnceLock::new(),
+            end: End::new(scope),
         }
+    }
+
+    /// A coroutine's end: its result and the event of its end.
+    #[inline]
+    pub(crate) fn end(&self) -> &End {
+        &self.end
     }
 
     /// Where the coroutine's locals stand: [`LOCALS_NONE`], [`LOCALS_MADE`]
@@ -537,5 +554,286 @@ impl Task {
         let expired = self.earliest_timeout().filter(|t| t.deadline <= now)?;
         self.disarm_timeout(expired.id);
         Some(expired)
+    }
+}
+
+/// A one-shot event: once set it stays set and wakes every waiter.
+///
+/// One word holds the set flag and the first waiter (an `Arc<Task>` as a
+/// raw pointer; tasks are aligned, so the low bits are free): the usual
+/// case, one joiner, costs one compare-and-swap to wait and one swap to
+/// notify. Further waiters queue behind a mutex.
+#[derive(Debug, Default)]
+pub(crate) struct Signal {
+    pub(super) word: AtomicUsize,
+    pub(super) more: Mutex<Vec<Arc<Task>>>,
+}
+
+/// Set in [`Signal::word`] once the event is set.
+pub(super) const SIGNAL_SET: usize = 1;
+/// Set in [`Signal::word`] while `more` may hold waiters.
+pub(super) const SIGNAL_MORE: usize = 2;
+pub(super) const SIGNAL_FLAGS: usize = SIGNAL_SET | SIGNAL_MORE;
+
+impl Signal {
+    pub(crate) fn new() -> Self {
+        Signal::default()
+    }
+
+    pub(crate) fn is_set(&self) -> bool {
+        self.word.load(Ordering::Acquire) & SIGNAL_SET != 0
+    }
+
+    /// Sets the event and wakes everyone waiting for it.
+    pub(crate) fn notify_all(&self) {
+        let word = self.word.swap(SIGNAL_SET, Ordering::AcqRel);
+        let first = (word & !SIGNAL_FLAGS) as *const Task;
+        if !first.is_null() {
+            // SAFETY: the word held one strong count of this task, put
+            // there by `register`; the swap moved it to us.
+            let task = unsafe { Arc::from_raw(first) };
+            task.wake();
+        }
+        if word & SIGNAL_MORE != 0 {
+            let more = std::mem::take(&mut *self.more.lock().unwrap_or_else(|e| e.into_inner()));
+            for task in more {
+                task.wake();
+            }
+        }
+    }
+
+    /// Removes the task at `me` from the waiters.
+    pub(super) fn forget(&self, me: *const Task) {
+        let word = self.word.load(Ordering::Acquire);
+        if word & !SIGNAL_FLAGS == me as usize
+            && self
+                .word
+                .compare_exchange(
+                    word,
+                    word & SIGNAL_FLAGS,
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                )
+                .is_ok()
+        {
+            // SAFETY: the word's strong count of our task, taken back.
+            drop(unsafe { Arc::from_raw(me) });
+            return;
+        }
+        if word & SIGNAL_MORE != 0 {
+            let mut more = self.more.lock().unwrap_or_else(|e| e.into_inner());
+            more.retain(|w| !std::ptr::eq(Arc::as_ptr(w), me));
+        }
+    }
+}
+
+impl Drop for Signal {
+    fn drop(&mut self) {
+        let first = (*self.word.get_mut() & !SIGNAL_FLAGS) as *const Task;
+        if !first.is_null() {
+            // SAFETY: the word's strong count, released with the signal.
+            drop(unsafe { Arc::from_raw(first) });
+        }
+    }
+}
+
+/// What a scope counts of its coroutines (implemented by the scope's data,
+/// above this floor): told when a coroutine's end is let go of by both its
+/// body and its handle, after which it no longer touches the scope's
+/// borrows.
+pub(crate) trait ScopeMember: Send + Sync + std::fmt::Debug {
+    /// The coroutine ended and is let go of; `panicked` if it panicked and
+    /// nobody took the panic.
+    fn thread_finished(&self, panicked: bool);
+}
+
+/// How many words of a coroutine's result its task holds in place; a larger
+/// (or more aligned) result is boxed.
+const RESULT_WORDS: usize = 4;
+
+/// [`End::state`]: no result yet, a result to take, taken.
+const RESULT_EMPTY: u8 = 0;
+const RESULT_STORED: u8 = 1;
+const RESULT_TAKEN: u8 = 2;
+
+/// A coroutine's end, kept in its task (one allocation for both): the result
+/// its body returns, the event of its end, and the two shares of the result
+/// (the body's and the join handle's), as std keeps them in a thread's
+/// packet. The result's type is known to the body and the handle, not here:
+/// it is written and read through typed calls whose callers promise the type.
+pub(crate) struct End {
+    /// The body's and the handle's shares: the last to let go drops a result
+    /// nobody took (see [`End::release`]).
+    shares: AtomicU8,
+    state: AtomicU8,
+    /// Whether the stored result is a panic.
+    panicked: AtomicBool,
+    /// Set when the body has ended (after its locals are destroyed).
+    pub(crate) done: Signal,
+    scope: Option<Arc<dyn ScopeMember>>,
+    /// Drops the stored result in place; set with it.
+    drop_result: std::cell::UnsafeCell<Option<unsafe fn(*mut u8)>>,
+    /// Written once by the body (before `state` says stored), read by the
+    /// one taker that wins `state`.
+    result: std::cell::UnsafeCell<std::mem::MaybeUninit<[usize; RESULT_WORDS]>>,
+}
+
+impl std::fmt::Debug for End {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("End")
+            .field("shares", &self.shares.load(Ordering::Relaxed))
+            .field("state", &self.state.load(Ordering::Relaxed))
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+// SAFETY: the result slot is handed between threads once, ordered by
+// `state` (written before STORED with Release, read by the one winner of
+// STORED -> TAKEN with Acquire, or by the last share, after the AcqRel
+// release of the other); a result type that is not `Send` never gets here
+// (the spawn functions require `T: Send`). The rest is `Send + Sync`.
+unsafe impl Send for End {}
+// SAFETY: as above.
+unsafe impl Sync for End {}
+
+// A panic cannot leave an end half-updated where another party would see
+// it: the slot changes hands only through the atomic `state` and `shares`
+// (so `thread::Thread`, which holds the task, stays unwind-safe as std's).
+impl std::panic::RefUnwindSafe for End {}
+impl std::panic::UnwindSafe for End {}
+
+/// The result as the slot holds it: in place, or boxed when it does not fit.
+fn fits_in_place<R>() -> bool {
+    size_of::<R>() <= size_of::<[usize; RESULT_WORDS]>() && align_of::<R>() <= align_of::<usize>()
+}
+
+/// Drops an `R` in place.
+///
+/// # Safety
+/// `at` holds a live `R`, dropped only here.
+unsafe fn drop_in_slot<R>(at: *mut u8) {
+    // SAFETY: the caller's promise.
+    unsafe { std::ptr::drop_in_place(at.cast::<R>()) };
+}
+
+impl End {
+    /// The end of a coroutine about to be spawned (two shares: its body's
+    /// and its handle's), a member of `scope` if given.
+    fn new(scope: Option<Arc<dyn ScopeMember>>) -> End {
+        End {
+            shares: AtomicU8::new(2),
+            state: AtomicU8::new(RESULT_EMPTY),
+            panicked: AtomicBool::new(false),
+            done: Signal::new(),
+            scope,
+            drop_result: std::cell::UnsafeCell::new(None),
+            result: std::cell::UnsafeCell::new(std::mem::MaybeUninit::uninit()),
+        }
+    }
+
+    /// Stores the body's result; once, by the body (or, for a coroutine
+    /// that could not start, by its spawner's stand-in).
+    ///
+    /// # Safety
+    /// `T` is the type the coroutine was spawned for, the one every
+    /// [`End::take`] of this end names.
+    pub(crate) unsafe fn store<T>(&self, result: std::thread::Result<T>) {
+        debug_assert_eq!(self.state.load(Ordering::Relaxed), RESULT_EMPTY);
+        self.panicked.store(result.is_err(), Ordering::Relaxed);
+        let at = self.result.get().cast::<u8>();
+        // SAFETY: nobody reads the slot before `state` says stored, and only
+        // the body (once) writes it; the slot is large and aligned enough
+        // for the in-place case, and a `Box` always fits.
+        unsafe {
+            if fits_in_place::<std::thread::Result<T>>() {
+                at.cast::<std::thread::Result<T>>().write(result);
+                *self.drop_result.get() = Some(drop_in_slot::<std::thread::Result<T>>);
+            } else {
+                at.cast::<Box<std::thread::Result<T>>>()
+                    .write(Box::new(result));
+                *self.drop_result.get() = Some(drop_in_slot::<Box<std::thread::Result<T>>>);
+            }
+        }
+        self.state.store(RESULT_STORED, Ordering::Release);
+    }
+
+    /// Takes the result of an ended coroutine; `None` if already taken (or
+    /// not stored yet).
+    ///
+    /// # Safety
+    /// As [`End::store`].
+    pub(crate) unsafe fn take<T>(&self) -> Option<std::thread::Result<T>> {
+        self.state
+            .compare_exchange(
+                RESULT_STORED,
+                RESULT_TAKEN,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            )
+            .ok()?;
+        let at = self.result.get().cast::<u8>();
+        // SAFETY: winning STORED -> TAKEN makes this the slot's only reader,
+        // after the store (Release/Acquire); the caller names the stored type.
+        unsafe {
+            if fits_in_place::<std::thread::Result<T>>() {
+                Some(at.cast::<std::thread::Result<T>>().read())
+            } else {
+                Some(*at.cast::<Box<std::thread::Result<T>>>().read())
+            }
+        }
+    }
+
+    /// Whether the handle still holds its share (the body's is held until
+    /// [`End::release`] from the body).
+    pub(crate) fn handle_holds(&self) -> bool {
+        self.shares.load(Ordering::Acquire) > 1
+    }
+
+    /// Lets go of one share (the body's at its end, the handle's when it is
+    /// dropped). The last one drops a result nobody took, here, as std's
+    /// thread packet does: on the coroutine's stack when no handle is left,
+    /// or wherever the last handle is dropped; never inside the hub's
+    /// bookkeeping, so the result's `Drop` may block, spawn or switch. A
+    /// scope counts its coroutine as ended only after that drop, because
+    /// the drop may still use the scope's borrows.
+    pub(crate) fn release(&self) {
+        if self.shares.fetch_sub(1, Ordering::AcqRel) != 1 {
+            return;
+        }
+        let unhandled_panic = self.drop_unclaimed();
+        if let Some(scope) = &self.scope {
+            scope.thread_finished(unhandled_panic);
+        }
+    }
+
+    /// Drops a stored result nobody took; whether it was a panic.
+    fn drop_unclaimed(&self) -> bool {
+        if self.state.load(Ordering::Acquire) != RESULT_STORED {
+            return false;
+        }
+        self.state.store(RESULT_TAKEN, Ordering::Relaxed);
+        // SAFETY: the last share (or the end's own drop) is the slot's only
+        // user now, after the store; `drop_result` was set with the result.
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+            if let Some(drop_result) = *self.drop_result.get() {
+                drop_result(self.result.get().cast());
+            }
+        }));
+        if dropped.is_err() {
+            // As std: a thread's result whose `Drop` panics aborts (with
+            // the runtime's abort message, `report::abort_with`'s).
+            eprintln!("fatal runtime error: a coroutine's result panicked on drop, aborting");
+            std::process::abort();
+        }
+        self.panicked.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for End {
+    fn drop(&mut self) {
+        // Only if a share was never let go of (a coroutine whose body never
+        // ran to its end): its result, if any, still goes.
+        self.drop_unclaimed();
     }
 }

@@ -13,7 +13,7 @@ use super::context;
 use super::coroutine::suspend;
 use super::error::{Killed, TimeoutExpired, WouldBlockForever};
 use super::hub::{self, DEADLOCK_CHECK_MAX, DEADLOCK_GRACE, Hub};
-use super::task::{ParkMode, Task};
+use super::task::{ParkMode, SIGNAL_FLAGS, SIGNAL_MORE, SIGNAL_SET, Signal, Task};
 
 /// Parks the caller until its task is woken or `deadline` passes. May return
 /// spuriously; callers re-check their condition.
@@ -294,51 +294,7 @@ pub(crate) fn yield_now() {
     }
 }
 
-/// A one-shot event: once set it stays set and wakes every waiter.
-///
-/// One word holds the set flag and the first waiter (an `Arc<Task>` as a
-/// raw pointer; tasks are aligned, so the low bits are free): the usual
-/// case, one joiner, costs one compare-and-swap to wait and one swap to
-/// notify. Further waiters queue behind a mutex.
-#[derive(Debug, Default)]
-pub(crate) struct Signal {
-    word: AtomicUsize,
-    more: Mutex<Vec<Arc<Task>>>,
-}
-
-/// Set in [`Signal::word`] once the event is set.
-const SIGNAL_SET: usize = 1;
-/// Set in [`Signal::word`] while `more` may hold waiters.
-const SIGNAL_MORE: usize = 2;
-const SIGNAL_FLAGS: usize = SIGNAL_SET | SIGNAL_MORE;
-
 impl Signal {
-    pub(crate) fn new() -> Self {
-        Signal::default()
-    }
-
-    pub(crate) fn is_set(&self) -> bool {
-        self.word.load(Ordering::Acquire) & SIGNAL_SET != 0
-    }
-
-    /// Sets the event and wakes everyone waiting for it.
-    pub(crate) fn notify_all(&self) {
-        let word = self.word.swap(SIGNAL_SET, Ordering::AcqRel);
-        let first = (word & !SIGNAL_FLAGS) as *const Task;
-        if !first.is_null() {
-            // SAFETY: the word held one strong count of this task, put
-            // there by `register`; the swap moved it to us.
-            let task = unsafe { Arc::from_raw(first) };
-            task.wake();
-        }
-        if word & SIGNAL_MORE != 0 {
-            let more = std::mem::take(&mut *self.more.lock().unwrap_or_else(|e| e.into_inner()));
-            for task in more {
-                task.wake();
-            }
-        }
-    }
-
     /// Waits until the event is set or `deadline` passes; returns whether it
     /// is set.
     pub(crate) fn wait(
@@ -419,40 +375,6 @@ impl Signal {
         // Under the lock, so that a notifier that sees the flag finds us.
         let word = self.word.fetch_or(SIGNAL_MORE, Ordering::AcqRel);
         word & SIGNAL_SET != 0
-    }
-
-    /// Removes the task at `me` from the waiters.
-    fn forget(&self, me: *const Task) {
-        let word = self.word.load(Ordering::Acquire);
-        if word & !SIGNAL_FLAGS == me as usize
-            && self
-                .word
-                .compare_exchange(
-                    word,
-                    word & SIGNAL_FLAGS,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                )
-                .is_ok()
-        {
-            // SAFETY: the word's strong count of our task, taken back.
-            drop(unsafe { Arc::from_raw(me) });
-            return;
-        }
-        if word & SIGNAL_MORE != 0 {
-            let mut more = self.more.lock().unwrap_or_else(|e| e.into_inner());
-            more.retain(|w| !std::ptr::eq(Arc::as_ptr(w), me));
-        }
-    }
-}
-
-impl Drop for Signal {
-    fn drop(&mut self) {
-        let first = (*self.word.get_mut() & !SIGNAL_FLAGS) as *const Task;
-        if !first.is_null() {
-            // SAFETY: the word's strong count, released with the signal.
-            drop(unsafe { Arc::from_raw(first) });
-        }
     }
 }
 

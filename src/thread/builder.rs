@@ -2,7 +2,7 @@
 
 use std::io;
 
-use super::{JoinHandle, Scope, ScopedJoinHandle, Thread};
+use super::{JoinHandle, Scope, ScopedJoinHandle};
 use crate::runtime::{self, SpawnOptions};
 
 /// Configures a coroutine before it is spawned: its name and stack size.
@@ -35,7 +35,7 @@ impl Builder {
     }
 
     /// Names the coroutine; the name shows in panic messages, in
-    /// [`Thread::name`] and in its `Display`.
+    /// [`Thread::name`](super::Thread::name) and in its `Display`.
     pub fn name(mut self, name: String) -> Builder {
         self.options.name = Some(name);
         self
@@ -93,8 +93,7 @@ impl Builder {
         T: Send + 'static,
     {
         self.check_name();
-        let (task, packet) = runtime::spawn(self.options, f)?;
-        Ok(JoinHandle::new(Thread::from_task(task), packet))
+        Ok(JoinHandle::new(runtime::spawn(self.options, f)?))
     }
 
     /// Spawns a coroutine that may borrow non-`'static` data.
@@ -130,8 +129,8 @@ impl Builder {
         self.check_name();
         // SAFETY: the caller upholds `spawn_unchecked`'s contract, which is
         // exactly this function's.
-        let (task, packet) = unsafe { runtime::spawn_unchecked(self.options, f, None) }?;
-        Ok(JoinHandle::new(Thread::from_task(task), packet))
+        let joiner = unsafe { runtime::spawn_unchecked(self.options, f, None) }?;
+        Ok(JoinHandle::new(joiner))
     }
 
     /// Spawns a scoped coroutine with this configuration.

@@ -1,10 +1,9 @@
 //! `JoinHandle`: owned permission to join a coroutine.
 
 use std::fmt;
-use std::sync::Arc;
 
 use super::Thread;
-use crate::runtime::Packet;
+use crate::runtime::{Joiner, TaskHolder};
 
 /// An owned permission to join a coroutine (wait for its end and take its
 /// result). Dropping it detaches the coroutine, which keeps running.
@@ -24,18 +23,21 @@ use crate::runtime::Packet;
 ///
 /// Differences from std: no `JoinHandleExt` (a coroutine has no pthread).
 pub struct JoinHandle<T> {
-    thread: Thread,
-    packet: Arc<Packet<T>>,
+    /// The coroutine's task (held by its `Thread`) and the handle's share
+    /// of its result.
+    joiner: Joiner<T, Thread>,
 }
 
 impl<T> JoinHandle<T> {
-    pub(crate) fn new(thread: Thread, packet: Arc<Packet<T>>) -> Self {
-        JoinHandle { thread, packet }
+    pub(crate) fn new(joiner: Joiner<T>) -> Self {
+        JoinHandle {
+            joiner: joiner.map_holder(Thread::from_task),
+        }
     }
 
     /// The handle of the coroutine.
     pub fn thread(&self) -> &Thread {
-        &self.thread
+        self.joiner.holder()
     }
 
     /// Waits for the coroutine to end and returns its result; `Err` holds
@@ -53,21 +55,21 @@ impl<T> JoinHandle<T> {
     /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"oops"));
     /// ```
     pub fn join(self) -> super::Result<T> {
-        join_packet(&self.packet)
+        join_end(&self.joiner)
     }
 
     /// Whether the coroutine has ended; `join` will then not block.
     pub fn is_finished(&self) -> bool {
-        self.packet.is_finished()
+        self.joiner.is_finished()
     }
 }
 
-/// Waits for a packet and takes its result.
-pub(crate) fn join_packet<T>(packet: &Packet<T>) -> super::Result<T> {
-    if let Err(e) = packet.wait(None, "JoinHandle::join") {
+/// Waits for a coroutine's end and takes its result.
+pub(crate) fn join_end<T, H: TaskHolder>(joiner: &Joiner<T, H>) -> super::Result<T> {
+    if let Err(e) = joiner.wait(None, "JoinHandle::join") {
         return Err(Box::new(e));
     }
-    packet
+    joiner
         .take()
         .unwrap_or_else(|| unreachable!("a join handle is the only taker of its result"))
 }

@@ -100,6 +100,12 @@ pub struct Thread {
     task: Arc<Task>,
 }
 
+impl runtime::TaskHolder for Thread {
+    fn task(&self) -> &Arc<Task> {
+        &self.task
+    }
+}
+
 impl Thread {
     pub(crate) fn from_task(task: Arc<Task>) -> Self {
         Thread { task }

@@ -5,8 +5,8 @@ use std::io;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use super::{Thread, handle::join_packet};
-use crate::runtime::{Packet, SpawnOptions};
+use super::{Thread, handle::join_end};
+use crate::runtime::{Joiner, SpawnOptions};
 use crate::runtime::{ScopeData, run_scope};
 
 /// A scope to spawn coroutines that borrow from outside it; see [`scope`].
@@ -18,8 +18,8 @@ pub struct Scope<'scope, 'env: 'scope> {
 
 /// An owned permission to join a scoped coroutine.
 pub struct ScopedJoinHandle<'scope, T> {
-    thread: Thread,
-    packet: Arc<Packet<T>>,
+    /// As [`JoinHandle`](super::JoinHandle)'s.
+    joiner: Joiner<T, Thread>,
     scope: PhantomData<&'scope ()>,
 }
 
@@ -91,10 +91,9 @@ impl<'scope> Scope<'scope, '_> {
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        let (task, packet) = self.data.spawn(options, f)?;
+        let joiner = self.data.spawn(options, f)?;
         Ok(ScopedJoinHandle {
-            thread: Thread::from_task(task),
-            packet,
+            joiner: joiner.map_holder(Thread::from_task),
             scope: PhantomData,
         })
     }
@@ -103,7 +102,7 @@ impl<'scope> Scope<'scope, '_> {
 impl<T> ScopedJoinHandle<'_, T> {
     /// The handle of the coroutine.
     pub fn thread(&self) -> &Thread {
-        &self.thread
+        self.joiner.holder()
     }
 
     /// Waits for the coroutine to end and returns its result.
@@ -119,12 +118,12 @@ impl<T> ScopedJoinHandle<'_, T> {
     /// });
     /// ```
     pub fn join(self) -> super::Result<T> {
-        join_packet(&self.packet)
+        join_end(&self.joiner)
     }
 
     /// Whether the coroutine has ended.
     pub fn is_finished(&self) -> bool {
-        self.packet.is_finished()
+        self.joiner.is_finished()
     }
 }
 
