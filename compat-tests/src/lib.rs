@@ -53,8 +53,15 @@ pub fn kind<T>(r: std::io::Result<T>) -> Result<T, std::io::ErrorKind> {
 pub enum Context {
     /// A fresh OS thread with no coroutines.
     Thread,
-    /// A coroutine on a fresh OS thread.
+    /// A coroutine spawned from a fresh OS thread: on that thread's hub, or
+    /// on a worker hub under `GREENSTD_HUBS=2`.
     Coroutine,
+    /// A coroutine on a fresh OS thread's own hub, whatever `GREENSTD_HUBS`
+    /// says: where std's calls run inside a coroutine for the reference, so
+    /// that the OS-thread state they use (park tokens, std thread-locals)
+    /// is fresh for each case, as on a plain thread, and not left over on a
+    /// worker hub's thread by an earlier case.
+    CoroutineHere,
 }
 
 /// Runs `case` in `context` and captures its outcome.
@@ -68,6 +75,12 @@ pub fn run_in(context: Context, case: fn() -> Outcome) -> Outcome {
         Context::Coroutine => greenstd::thread::spawn(guarded)
             .join()
             .unwrap_or_else(|p| Outcome::Panicked(panic_message(&*p))),
+        Context::CoroutineHere => greenstd::thread::Builder::new()
+            .placement(greenstd::Placement::ThisThread)
+            .spawn(guarded)
+            .expect("a coroutine on this thread's hub")
+            .join()
+            .unwrap_or_else(|p| Outcome::Panicked(panic_message(&*p))),
     });
     os_thread
         .join()
@@ -79,7 +92,7 @@ pub fn run_in(context: Context, case: fn() -> Outcome) -> Outcome {
 pub fn check(name: &str, std_case: fn() -> Outcome, green_case: fn() -> Outcome) {
     let runs = [
         ("std, thread", run_in(Context::Thread, std_case)),
-        ("std, coroutine", run_in(Context::Coroutine, std_case)),
+        ("std, coroutine", run_in(Context::CoroutineHere, std_case)),
         ("greenstd, thread", run_in(Context::Thread, green_case)),
         (
             "greenstd, coroutine",
