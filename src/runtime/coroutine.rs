@@ -651,13 +651,18 @@ pub(crate) fn suspend() {
 /// Idle stacks of the default size, ready for reuse.
 #[derive(Debug, Default)]
 pub(crate) struct StackPool {
-    idle: Vec<Coroutine>,
+    #[expect(
+        clippy::vec_box,
+        reason = "the boxes go to the hub's entries (see `Entry::co`) and come back: \
+                  pooled with the stack, a reuse allocates nothing"
+    )]
+    idle: Vec<Box<Coroutine>>,
 }
 
 impl StackPool {
     /// An idle coroutine (see [`Coroutine::reuse`]) whose stack has the
     /// default size, if there is one.
-    pub(crate) fn take(&mut self, stack_size: usize) -> Option<Coroutine> {
+    pub(crate) fn take(&mut self, stack_size: usize) -> Option<Box<Coroutine>> {
         if stack_size == DEFAULT_STACK_SIZE {
             self.idle.pop()
         } else {
@@ -667,7 +672,7 @@ impl StackPool {
 
     /// Keeps the stack of a coroutine whose body ended for reuse, or unmaps
     /// it (one of another size, or one that cannot run another body).
-    pub(crate) fn give(&mut self, co: Coroutine) {
+    pub(crate) fn give(&mut self, co: Box<Coroutine>) {
         if co.stack_size == DEFAULT_STACK_SIZE && co.is_idle() {
             self.idle.push(co);
         }

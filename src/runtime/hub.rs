@@ -168,7 +168,10 @@ impl Schedule for Remote {
 struct Entry {
     task: Arc<Task>,
     /// `None` while the coroutine runs (it is taken out to be resumed).
-    co: Option<Coroutine>,
+    /// Boxed, so that taking it out and putting it back moves a pointer,
+    /// not the whole record, at every resume; the box is pooled with the
+    /// stack.
+    co: Option<Box<Coroutine>>,
     /// Its coroutine-local values, made on first use; the body destroys
     /// them before it ends, so dropping the entry runs no user code. Its
     /// task says whether it has any ([`Task::locals`]).
@@ -362,7 +365,7 @@ impl Hub {
                 // them back before failing for lack of room.
                 while !Coroutine::room_for_one() && self.stacks.borrow_mut().release_one() {}
                 // SAFETY: the caller's promise, passed on.
-                unsafe { Coroutine::new(stack_size, tag, body) }?
+                Box::new(unsafe { Coroutine::new(stack_size, tag, body) }?)
             }
         };
         // The slot last: a start that fails (or whose closure panics in
