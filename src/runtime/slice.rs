@@ -12,10 +12,15 @@
 //! the receiver hangs up, an `accept` loop that keeps failing with
 //! `EMFILE`) terminates and stays responsive, as with threads.
 //!
-//! The fast path is one thread-local load, one read of the coarse
-//! monotonic clock (a vDSO read of a kernel-maintained value, a few ns, with
-//! a resolution of a few ms) and a compare. Pure computation that calls
-//! nothing stays the user's job (`yield_now`, the monitor).
+//! The fast path is one thread-local load, a count and a compare: the
+//! coarse monotonic clock (a vDSO read of a kernel-maintained value, with a
+//! resolution of a few ms) is read only at every [`SAMPLE`]th checkpoint
+//! since the switch, the first of them starting the slice. A context that
+//! switches out sooner (a channel ping-pong, a request served between two
+//! reads) never reads the clock: those reads were most of a checkpoint's
+//! cost. A slice is thus noticed up to `SAMPLE` calls late, and starts up to
+//! `SAMPLE` calls after the switch. Pure computation that calls nothing
+//! stays the user's job (`yield_now`, the monitor).
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,10 +32,14 @@ const DEFAULT_SLICE_NANOS: u64 = 10_000_000;
 /// The slice in nanoseconds; 0 turns the check off.
 static SLICE_NANOS: AtomicU64 = AtomicU64::new(DEFAULT_SLICE_NANOS);
 
+/// How many checkpoints pass between two reads of the clock.
+const SAMPLE: u32 = 8;
+
 thread_local! {
-    /// When the running context's slice started (coarse clock, ns); 0 until
-    /// its first checkpoint after a switch.
-    static STARTED: Cell<u64> = const { Cell::new(0) };
+    /// When the running context's slice started (coarse clock, ns; 0 until
+    /// the clock was first read after a switch), and the checkpoints since
+    /// the clock was last read.
+    static STARTED: Cell<(u64, u32)> = const { Cell::new((0, 0)) };
 }
 
 /// Sets the slice for every thread; `None` turns the check off.
@@ -69,7 +78,7 @@ fn coarse_now() -> u64 {
 /// Restarts the running context's slice: called at every switch.
 #[inline]
 pub(crate) fn restart() {
-    let _ = STARTED.try_with(|s| s.set(0));
+    let _ = STARTED.try_with(|s| s.set((0, 0)));
 }
 
 /// Whether the caller's slice has run out (and restarts it if so).
@@ -79,15 +88,20 @@ pub(crate) fn expired() -> bool {
     if slice == 0 {
         return false;
     }
-    let Ok(started) = STARTED.try_with(Cell::get) else {
+    let Ok((started, calls)) = STARTED.try_with(Cell::get) else {
         return false;
     };
+    if calls + 1 < SAMPLE {
+        let _ = STARTED.try_with(|s| s.set((started, calls + 1)));
+        return false;
+    }
     let now = coarse_now();
     if started == 0 {
-        let _ = STARTED.try_with(|s| s.set(now));
+        let _ = STARTED.try_with(|s| s.set((now, 0)));
         return false;
     }
     if now.wrapping_sub(started) < slice {
+        let _ = STARTED.try_with(|s| s.set((started, 0)));
         return false;
     }
     restart();
