@@ -88,22 +88,23 @@ pub(crate) fn expired() -> bool {
     if slice == 0 {
         return false;
     }
-    let Ok((started, calls)) = STARTED.try_with(Cell::get) else {
-        return false;
-    };
-    if calls + 1 < SAMPLE {
-        let _ = STARTED.try_with(|s| s.set((started, calls + 1)));
-        return false;
-    }
-    let now = coarse_now();
-    if started == 0 {
-        let _ = STARTED.try_with(|s| s.set((now, 0)));
-        return false;
-    }
-    if now.wrapping_sub(started) < slice {
-        let _ = STARTED.try_with(|s| s.set((started, 0)));
-        return false;
-    }
-    restart();
-    true
+    STARTED
+        .try_with(|s| {
+            let (started, calls) = s.get();
+            let (next, out) = if calls + 1 < SAMPLE {
+                ((started, calls + 1), false)
+            } else {
+                let now = coarse_now();
+                if started == 0 {
+                    ((now, 0), false)
+                } else if now.wrapping_sub(started) < slice {
+                    ((started, 0), false)
+                } else {
+                    ((0, 0), true) // restarted
+                }
+            };
+            s.set(next);
+            out
+        })
+        .unwrap_or(false)
 }
