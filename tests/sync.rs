@@ -215,6 +215,32 @@ fn a_channel_between_hubs_on_two_threads_loses_nothing() {
     producer.join().unwrap();
 }
 
+/// A receiver whose wait ends (a timeout, or the message) while a sender
+/// on another thread is waking it: the receiver's task must outlive that
+/// wake-up, though its coroutine ends right after and the task goes.
+#[test]
+fn a_receiver_may_leave_while_another_thread_wakes_it() {
+    const ROUNDS: u64 = 2_000;
+    let (to_sender, jobs) = std::sync::mpsc::channel::<mpsc::Sender<u64>>();
+    let sender = std::thread::spawn(move || {
+        for tx in jobs {
+            let _ = tx.send(1);
+        }
+    });
+    let mut received = 0;
+    for i in 0..ROUNDS {
+        let (tx, rx) = mpsc::channel();
+        to_sender.send(tx).unwrap();
+        let timeout = Duration::from_micros(i % 50);
+        received += thread::spawn(move || rx.recv_timeout(timeout).unwrap_or(0))
+            .join()
+            .unwrap();
+    }
+    drop(to_sender);
+    sender.join().unwrap();
+    assert!(received <= ROUNDS);
+}
+
 #[test]
 fn once_lock_init_that_blocks_does_not_deadlock_the_hub() {
     static CELL: OnceLock<u32> = OnceLock::new();

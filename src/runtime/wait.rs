@@ -394,17 +394,25 @@ impl Drop for ForgetOnUnwind<'_> {
 
 /// A wait list of at most one waiter: for a condition only one context can
 /// wait on at a time (the receiving end of a channel, whose `Receiver` is
-/// not `Sync`). One word, the waiter's task as a raw `Arc`: waiting costs a
-/// swap, notifying a load (and a swap when someone waits), where a
-/// [`WaitQueue`] takes its lock and a fence each time.
+/// not `Sync`). One word: `0`, the waiting task's address, or [`WAKING`]
+/// while a notifier wakes the task it took out. The word holds no reference
+/// count: a waiter does not leave its wait while a notifier is waking it,
+/// so the task outlives every wake-up made through the slot. Waiting costs
+/// one locked store, notifying a load (and a compare-and-swap when someone
+/// waits), where a [`WaitQueue`] takes its lock and a fence each time.
 ///
 /// Correct when the condition is changed and checked under one lock (the
-/// channel's): a waiter publishes itself before it checks, a notifier looks
-/// after it changed the condition, and the lock orders the two.
+/// channel's), or published with a sequentially consistent write: a
+/// waiter publishes itself before it checks, a notifier looks after it
+/// changed the condition.
 #[derive(Debug, Default)]
 pub(crate) struct WaitSlot {
     word: AtomicUsize,
 }
+
+/// [`WaitSlot`]'s word while a notifier wakes the waiter it took out. Task
+/// addresses are aligned, so no task has this one.
+const WAKING: usize = 1;
 
 impl WaitSlot {
     pub(crate) const fn new() -> Self {
@@ -426,22 +434,19 @@ impl WaitSlot {
             return Ok(Some(v));
         }
         let me = context::with_current_task(|t| t as *const Task) as usize;
+        debug_assert!(me > WAKING && me.is_multiple_of(std::mem::align_of::<Task>()));
         let _leave = LeaveSlot { slot: self, me };
         loop {
-            if self.word.load(Ordering::Acquire) != me {
-                let mine = Arc::into_raw(context::current_task()) as usize;
-                // Sequentially consistent, as the first load in `notify`:
-                // a waker may publish its change with a `SeqCst` store
-                // instead of a lock the attempt takes (the channel's
-                // lock-free emptiness check).
-                let old = self.word.swap(mine, Ordering::SeqCst);
-                if old != 0 {
-                    // A second waiter should not exist; if one did, wake it
-                    // rather than lose it.
-                    // SAFETY: the word's strong count, moved to us.
-                    let other = unsafe { Arc::from_raw(old as *const Task) };
-                    other.wake();
-                }
+            if self.word.load(Ordering::Relaxed) != me {
+                // Only the waiter writes a task into an empty word, so once
+                // a notifier of an earlier registration is done, the word
+                // stays empty until this store. Sequentially consistent,
+                // as the first load in `notify`: a waker may publish its
+                // change with a `SeqCst` store instead of a lock the
+                // attempt takes (the channel's lock-free emptiness check).
+                let old = self.wait_out_wake();
+                debug_assert_eq!(old, 0, "a second waiter on a WaitSlot");
+                self.word.store(me, Ordering::SeqCst);
             }
             if let Some(v) = attempt() {
                 return Ok(Some(v));
@@ -453,37 +458,55 @@ impl WaitSlot {
         }
     }
 
+    /// Waits while a notifier is waking the waiter it took out (it runs on
+    /// another thread: one of this thread's would have finished); returns
+    /// the word after.
+    fn wait_out_wake(&self) -> usize {
+        let mut spins = 0u32;
+        loop {
+            let word = self.word.load(Ordering::Acquire);
+            if word != WAKING {
+                return word;
+            }
+            if spins < 64 {
+                spins += 1;
+                std::hint::spin_loop();
+            } else {
+                std::thread::yield_now();
+            }
+        }
+    }
+
     /// Whether someone waits now.
     pub(crate) fn has_waiters(&self) -> bool {
-        self.word.load(Ordering::Acquire) != 0
+        self.word.load(Ordering::Acquire) > WAKING
     }
 
     /// Wakes the waiter, if any.
     pub(crate) fn notify(&self) {
-        if self.word.load(Ordering::SeqCst) == 0 {
+        let word = self.word.load(Ordering::SeqCst);
+        // `WAKING`: another notifier wakes the waiter already; the waiter
+        // looks at the condition after that wake-up, so it sees this
+        // notifier's change too.
+        if word <= WAKING {
             return;
         }
-        let old = self.word.swap(0, Ordering::AcqRel);
-        if old != 0 {
-            // SAFETY: the word's strong count, moved to us.
-            let task = unsafe { Arc::from_raw(old as *const Task) };
-            task.wake();
-        }
-    }
-}
-
-impl Drop for WaitSlot {
-    fn drop(&mut self) {
-        let word = *self.word.get_mut();
-        if word != 0 {
-            // SAFETY: the word's strong count, released with the slot.
-            drop(unsafe { Arc::from_raw(word as *const Task) });
+        if self
+            .word
+            .compare_exchange(word, WAKING, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            // SAFETY: the waiter stays in its wait (see `LeaveSlot`), so its
+            // task is alive, until the word leaves `WAKING` below.
+            unsafe { (*(word as *const Task)).wake() };
+            self.word.store(0, Ordering::Release);
         }
     }
 }
 
 /// Takes a waiter out of its [`WaitSlot`] when its wait ends, unless a
-/// notify already did.
+/// notify already did, and waits for a notifier still waking it: the
+/// waiter's task must outlive that wake-up.
 struct LeaveSlot<'a> {
     slot: &'a WaitSlot,
     me: usize,
@@ -491,16 +514,20 @@ struct LeaveSlot<'a> {
 
 impl Drop for LeaveSlot<'_> {
     fn drop(&mut self) {
-        if self.slot.word.load(Ordering::Acquire) == self.me
+        let word = self.slot.word.load(Ordering::Acquire);
+        if word == 0 {
+            return;
+        }
+        if word == self.me
             && self
                 .slot
                 .word
                 .compare_exchange(self.me, 0, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
         {
-            // SAFETY: the word's strong count of our own task, taken back.
-            drop(unsafe { Arc::from_raw(self.me as *const Task) });
+            return;
         }
+        self.slot.wait_out_wake();
     }
 }
 
