@@ -190,6 +190,18 @@ fn main() {
         println!("{:.0} msgs/s", r.messages as f64 / r.elapsed.as_secs_f64());
         return;
     }
+    if let Some(i) = args.iter().position(|a| a == "--storm") {
+        // For profiling a server started alone with `--serve NAME`:
+        // `--storm PORT TOTAL AT_ONCE` runs a connect storm against it.
+        let arg = |k: usize| {
+            args.get(i + k)
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0)
+        };
+        let r = load::storm(arg(1) as u16, arg(2), arg(3).max(1), &|| 0, None).expect("storm");
+        println!("{:.0} connections/s", r.messages as f64 / r.elapsed.as_secs_f64());
+        return;
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let duration = if quick {
         Duration::from_secs(1)
