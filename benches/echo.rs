@@ -199,7 +199,10 @@ fn main() {
                 .unwrap_or(0)
         };
         let r = load::storm(arg(1) as u16, arg(2), arg(3).max(1), &|| 0, None).expect("storm");
-        println!("{:.0} connections/s", r.messages as f64 / r.elapsed.as_secs_f64());
+        println!(
+            "{:.0} connections/s",
+            r.messages as f64 / r.elapsed.as_secs_f64()
+        );
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");

@@ -5,18 +5,22 @@
 //!
 //! ```text
 //! this module   the vocabulary, re-exported below
-//! floor 4       spawn (joiners, spawn, scopes) · wait (park, sleep, yield,
-//!               the time-slice checkpoint, Signal, WaitQueue) · io (fd
-//!               readiness: Registration) · hooked (raw fds for libc hooks)
-//!               · pool (the blocking pool) · local (coroutine-locals)
-//!               · report (panic hook, misuse reports) · setup (one-time)
-//! floor 3       hub (the run loop: ready queue, timers, poll, stack pool)
-//! floor 2       reactor (readiness per fd, the token table) · timer
-//!               · error (the public payload types) · context (the running
-//!               task) · overflow (the stack overflow handler)
-//! floor 1       task (wake-ups, through the `Schedule` trait the hub
+//! floor 7       hooked (raw fds for libc hooks)
+//! floor 6       io (fd readiness: Registration) · spawn (joiners, spawn,
+//!               scopes)
+//! floor 5       wait (park, sleep, yield, the time-slice checkpoint,
+//!               Signal, WaitSlot, WaitQueue) · local (coroutine-locals)
+//! floor 4       report (panic hook, misuse reports)
+//! floor 3       workers (the worker hubs, placement) · pool (the
+//!               blocking pool)
+//! floor 2       hub (the run loop: ready queue, timers, poll, stack pool)
+//! floor 1       reactor (readiness per fd, the token table) · timer
+//!               · context (the running task) · overflow (the stack
+//!               overflow handler)
+//! floor 0       task (wake-ups, through the `Schedule` trait the hub
 //!               implements) · coroutine (the only user of `generator`)
-//!               · monitor · slice (the time slice's clock)
+//!               · error (the public payload types) · monitor · slice (the
+//!               time slice's clock) · setup (one-time)
 //! ```
 //!
 //! A new kind of wait is added to the vocabulary here, then used.
