@@ -551,10 +551,9 @@ impl Hub {
     }
 
     /// Runs ready coroutines, those they make ready included, up to
-    /// `budget` of them; stops early when `until` says so, or when one gave
-    /// up its time slice (the hub polls before resuming anyone). Returns
-    /// how many ran.
-    fn run_ready(&self, budget: usize, until: &dyn Fn() -> bool) -> usize {
+    /// `budget` of them; stops early when one gave up its time slice (the
+    /// hub polls before resuming anyone). Returns how many ran.
+    fn run_ready(&self, budget: usize) -> usize {
         let mut ran = 0;
         while ran < budget {
             let (slot, next) = {
@@ -569,7 +568,7 @@ impl Hub {
             }
             self.run_slot(slot);
             ran += 1;
-            if until() || self.poll_due.get() {
+            if self.poll_due.get() {
                 break;
             }
         }
@@ -698,7 +697,13 @@ impl Hub {
                 return Ok(());
             }
             self.absorb_injected();
-            self.run_ready(POLL_INTERVAL, &|| task.is_notified());
+            // A whole batch, even once the thread's context is woken (as
+            // tokio's `block_on` and gevent's hub loop do): a thread joining
+            // many coroutines in turn then finds the next ones ended and
+            // needs no wait, where stopping at its wake-up made it wait,
+            // register and be woken once per coroutine (spawn+join of
+            // batches of 1,000: 332-355 vs 423-509 ns, pinned).
+            self.run_ready(POLL_INTERVAL);
             if task.take_notification() {
                 return Ok(());
             }
@@ -770,7 +775,7 @@ impl Hub {
     pub(crate) fn serve_forever(&self) -> ! {
         loop {
             self.absorb_injected();
-            self.run_ready(POLL_INTERVAL, &|| false);
+            self.run_ready(POLL_INTERVAL);
             if !self.timers.borrow().is_empty() {
                 self.fire_timers(Instant::now());
             }
@@ -833,7 +838,7 @@ impl Hub {
         let _ = self.poll(Some(Duration::ZERO));
         // One batch: the coroutines ready now, not those they wake.
         let batch = self.ready.borrow().len();
-        self.run_ready(batch, &|| false);
+        self.run_ready(batch);
     }
 }
 
