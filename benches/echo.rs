@@ -172,11 +172,7 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--load") {
         // For profiling a server started alone with `--serve NAME`:
         // `--load PORT CONNECTIONS SIZE SECONDS` drives it and prints msgs/s.
-        let arg = |k: usize| {
-            args.get(i + k)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
+        let arg = |k| number_after(&args, i, k);
         let secs = Duration::from_secs(arg(4).max(1));
         let r = load::generate(
             arg(1) as u16,
@@ -193,12 +189,15 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--storm") {
         // For profiling a server started alone with `--serve NAME`:
         // `--storm PORT TOTAL AT_ONCE` runs a connect storm against it.
-        let arg = |k: usize| {
-            args.get(i + k)
-                .and_then(|v| v.parse::<usize>().ok())
-                .unwrap_or(0)
-        };
-        let r = load::storm(arg(1) as u16, arg(2), arg(3).max(1), &|| 0, None).expect("storm");
+        let arg = |k| number_after(&args, i, k);
+        let r = load::storm(
+            arg(1) as u16,
+            arg(2) as usize,
+            (arg(3) as usize).max(1),
+            &|| 0,
+            None,
+        )
+        .expect("storm");
         println!(
             "{:.0} connections/s",
             r.messages as f64 / r.elapsed.as_secs_f64()
@@ -524,6 +523,14 @@ fn run(server: &str, what: Load, perf: bool, cores: Cores) -> io::Result<Outcome
         syscalls_per_unit: syscalls,
         peak_rss_kib,
     })
+}
+
+/// The number `k` places after the flag at `i` (`--load`, `--storm`);
+/// 0 when missing or unreadable.
+fn number_after(args: &[String], i: usize, k: usize) -> u64 {
+    args.get(i + k)
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0)
 }
 
 fn serve(server: &str, cores: usize) {
