@@ -27,7 +27,7 @@ use super::task::{ParkMode, SIGNAL_FLAGS, SIGNAL_MORE, SIGNAL_SET, Signal, Task}
 /// # Panics
 /// Unwinds with [`Killed`] or [`TimeoutExpired`] when the caller was killed
 /// or one of its `Timeout`s expired.
-#[inline]
+#[inline(always)]
 pub(crate) fn park(deadline: Option<Instant>, what: &'static str) -> Result<(), WouldBlockForever> {
     if context::in_coroutine() {
         park_coroutine(deadline, what);
@@ -37,12 +37,16 @@ pub(crate) fn park(deadline: Option<Instant>, what: &'static str) -> Result<(), 
     }
 }
 
-#[inline]
+#[inline(always)]
 fn park_coroutine(deadline: Option<Instant>, what: &'static str) {
-    context::with_current_task(|task| park_coroutine_as(task, deadline, what));
+    // Inlined down to the switch: see `with_current_task`.
+    context::with_current_task(
+        #[inline(always)]
+        |task| park_coroutine_as(task, deadline, what),
+    );
 }
 
-#[inline]
+#[inline(always)]
 fn park_coroutine_as(task: &Task, deadline: Option<Instant>, what: &'static str) {
     let hub = Hub::existing().expect("a coroutine runs on a hub");
     deliver_interrupts(task);
@@ -422,7 +426,10 @@ impl WaitSlot {
     }
 
     /// Waits until `attempt` produces a value or `deadline` passes: the
-    /// value, or `None` on timeout. As [`WaitQueue::wait_for`].
+    /// value, or `None` on timeout. As [`WaitQueue::wait_for`]. Inlined
+    /// into the caller, as everything down to the switch (see
+    /// `with_current_task`).
+    #[inline(always)]
     pub(crate) fn wait_for<T>(
         &self,
         deadline: Option<Instant>,
@@ -447,14 +454,21 @@ impl WaitSlot {
                 let old = self.wait_out_wake();
                 debug_assert_eq!(old, 0, "a second waiter on a WaitSlot");
                 self.word.store(me, Ordering::SeqCst);
-            }
-            if let Some(v) = attempt() {
-                return Ok(Some(v));
+                if let Some(v) = attempt() {
+                    return Ok(Some(v));
+                }
             }
             if deadline.is_some_and(|d| d <= Instant::now()) {
                 return Ok(None);
             }
             park(deadline, what)?;
+            // Woken, most often by the notify that took us out: try before
+            // registering again, so that the common end of a wait (a
+            // message arrived) costs no store into the word and no
+            // compare-exchange to leave it.
+            if let Some(v) = attempt() {
+                return Ok(Some(v));
+            }
         }
     }
 
@@ -612,6 +626,14 @@ impl WaitQueue {
                 return Ok(false);
             }
             park(deadline, what)?;
+            // Woken, most often by a notify that took us off the queue:
+            // check before queueing again, so that the common end of a
+            // wait takes the queue's lock no more (the guard skips it too
+            // when the queue is empty).
+            if ready() {
+                guard.pass_on = false;
+                return Ok(true);
+            }
         }
     }
 

@@ -258,6 +258,7 @@ pub fn yield_now() {
 /// waker.join().unwrap();
 /// ```
 #[track_caller]
+#[inline]
 pub fn park() {
     park_until(None, "thread::park");
 }
@@ -282,6 +283,7 @@ pub fn park_timeout_ms(ms: u32) {
 }
 
 #[track_caller]
+#[inline(always)]
 fn park_until(deadline: Option<Instant>, what: &'static str) {
     // The task is borrowed, not counted; the wait stays outside a closure
     // so that a would-block-forever panic names the caller's line.
