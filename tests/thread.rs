@@ -897,3 +897,33 @@ fn a_result_is_dropped_exactly_once_whoever_lets_go_last() {
     thread::sleep(Duration::from_millis(10));
     assert_eq!(drops.load(Ordering::SeqCst), 6, "and never twice");
 }
+
+/// A generator's body runs on a stack of its own, nested in the coroutine
+/// that drives it: when it blocks, the coroutine (not the generator) must
+/// be the one suspended, and the values must still come out in order.
+/// (A wait on the coroutine's own stack switches by a shorter path; this
+/// is the other one.)
+#[test]
+fn a_generator_body_that_blocks_suspends_the_coroutine_driving_it() {
+    let (tx, rx) = greenstd::sync::mpsc::channel::<u32>();
+    let consumer = thread::spawn(move || {
+        let received = greenstd::generator::Generator::new(move |co| {
+            for _ in 0..3 {
+                let v = rx.recv().unwrap();
+                thread::sleep(Duration::from_millis(1));
+                co.yield_(v * 10);
+            }
+        });
+        received.collect::<Vec<_>>()
+    });
+    let producer = thread::spawn(move || {
+        for v in 1..=3 {
+            thread::yield_now();
+            tx.send(v).unwrap();
+            // Blocks on the coroutine's own stack meanwhile.
+            thread::park_timeout(Duration::from_millis(1));
+        }
+    });
+    producer.join().unwrap();
+    assert_eq!(consumer.join().unwrap(), [10, 20, 30]);
+}

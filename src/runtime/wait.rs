@@ -594,6 +594,7 @@ impl WaitQueue {
     /// Waits until `ready()` holds or `deadline` passes; returns whether it
     /// holds. `ready` is re-checked after registering, so no wake-up that
     /// follows a change of the condition is lost.
+    #[inline]
     pub(crate) fn wait_until(
         &self,
         deadline: Option<Instant>,
@@ -604,6 +605,19 @@ impl WaitQueue {
         if ready() {
             return Ok(true);
         }
+        self.wait_until_slow(deadline, what, ready)
+    }
+
+    /// The waiting part of [`WaitQueue::wait_until`], kept out of line so
+    /// that the fast path (an uncontended `lock`) stays small enough to
+    /// inline into its caller.
+    #[inline(never)]
+    fn wait_until_slow(
+        &self,
+        deadline: Option<Instant>,
+        what: &'static str,
+        mut ready: impl FnMut() -> bool,
+    ) -> Result<bool, WouldBlockForever> {
         let me = context::with_current_task(|t| t as *const Task);
         let mut guard = Dequeue {
             queue: self,

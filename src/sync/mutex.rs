@@ -78,7 +78,21 @@ impl<T: ?Sized> Mutex<T> {
     /// From a thread's own context, if nothing could ever unlock it
     /// ([`WouldBlockForever`](crate::WouldBlockForever)).
     #[track_caller]
+    #[inline]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
+        // The uncontended lock first, in the caller: the wait's machinery
+        // stays out of line.
+        crate::runtime::checkpoint();
+        match self.inner.try_lock() {
+            Ok(g) => self.wrap(Ok(g)),
+            Err(TryLockError::Poisoned(p)) => self.wrap(Err(p)),
+            Err(TryLockError::WouldBlock) => self.lock_contended(),
+        }
+    }
+
+    #[track_caller]
+    #[inline(never)]
+    fn lock_contended(&self) -> LockResult<MutexGuard<'_, T>> {
         let waited = self
             .waiters
             .wait_for(None, "Mutex::lock", || match self.inner.try_lock() {
