@@ -927,3 +927,50 @@ fn a_generator_body_that_blocks_suspends_the_coroutine_driving_it() {
     producer.join().unwrap();
     assert_eq!(consumer.join().unwrap(), [10, 20, 30]);
 }
+
+/// A coroutine spawned while no pooled stack is free takes its stack at
+/// its first run. If the kernel refuses the stack then (here: an address
+/// space limit), `spawn` has already returned, so the join reports the
+/// failure as std reports a failed spawn, and the others carry on.
+#[test]
+fn a_start_that_gets_no_memory_for_its_stack_fails_through_its_join() {
+    if !is_child() {
+        let (ok, stderr) =
+            run_child("a_start_that_gets_no_memory_for_its_stack_fails_through_its_join");
+        assert!(ok, "{stderr}");
+        return;
+    }
+    greenstd::set_hubs(1).expect("one hub: the spawns start on this thread");
+    // One pooled stack: the first spawn below takes it, the second waits.
+    thread::spawn(|| ()).join().unwrap();
+    let holder = thread::spawn(thread::park);
+    let starved = thread::spawn(|| 7);
+    let limit = {
+        let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+        let pages: u64 = statm.split_whitespace().next().unwrap().parse().unwrap();
+        // Room for small allocations, none for a 256 KiB stack.
+        pages * 4096 + 64 * 1024
+    };
+    let mut old = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain calls on valid rlimit structs.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_AS, &mut old), 0);
+        let new = libc::rlimit {
+            rlim_cur: limit,
+            rlim_max: old.rlim_max,
+        };
+        assert_eq!(libc::setrlimit(libc::RLIMIT_AS, &new), 0);
+    }
+    let joined = starved.join();
+    // SAFETY: as above.
+    unsafe { assert_eq!(libc::setrlimit(libc::RLIMIT_AS, &old), 0) };
+    let payload = joined.expect_err("no stack could be mapped for it");
+    let message = payload.downcast_ref::<String>().expect("a message");
+    assert!(message.contains("failed to spawn thread"), "{message}");
+    holder.thread().unpark();
+    holder.join().unwrap();
+    assert_eq!(thread::spawn(|| 8).join().unwrap(), 8);
+}

@@ -372,6 +372,38 @@ pub(crate) fn effective_stack_size(requested: Option<usize>) -> usize {
     requested.map_or(DEFAULT_STACK_SIZE, |s| s.max(MIN_STACK_SIZE))
 }
 
+/// Room for one stack in the map budget, taken before the stack is mapped
+/// (a coroutine spawned while no pooled stack is free maps its stack at its
+/// first run, and must not find the budget spent by then). Dropped, it
+/// gives the room back; [`Coroutine::new_reserved`] hands it to the stack.
+#[derive(Debug)]
+pub(crate) struct StackReservation {
+    stack_size: usize,
+}
+
+impl StackReservation {
+    /// Reserves room for a stack of `stack_size` bytes, or fails as
+    /// [`Coroutine::new`] does when there is none.
+    pub(crate) fn take(stack_size: usize) -> io::Result<StackReservation> {
+        if MAPPED_STACKS.fetch_add(1, Ordering::Relaxed) >= stack_budget() {
+            MAPPED_STACKS.fetch_sub(1, Ordering::Relaxed);
+            return Err(stack_error(stack_size));
+        }
+        Ok(StackReservation { stack_size })
+    }
+
+    /// The stack size the room was reserved for.
+    pub(crate) fn stack_size(&self) -> usize {
+        self.stack_size
+    }
+}
+
+impl Drop for StackReservation {
+    fn drop(&mut self) {
+        MAPPED_STACKS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 impl Coroutine {
     /// Maps a fresh stack of `stack_size` bytes and installs `body` on it.
     ///
@@ -389,11 +421,27 @@ impl Coroutine {
     where
         F: FnOnce() + Send + 'a,
     {
+        let reservation = StackReservation::take(stack_size)?;
+        // SAFETY: the caller's promise, passed on.
+        unsafe { Self::new_reserved(reservation, tag, body) }
+    }
+
+    /// As [`Coroutine::new`], on room in the map budget reserved before.
+    ///
+    /// # Safety
+    /// As [`Coroutine::new`].
+    pub(crate) unsafe fn new_reserved<'a, F>(
+        reservation: StackReservation,
+        tag: *mut u8,
+        body: F,
+    ) -> io::Result<Coroutine>
+    where
+        F: FnOnce() + Send + 'a,
+    {
+        let stack_size = reservation.stack_size;
+        // The stack, once mapped, keeps the room (its `Drop` gives it
+        // back); a failure below gives it back with the reservation.
         let words = stack_size / std::mem::size_of::<usize>();
-        if MAPPED_STACKS.fetch_add(1, Ordering::Relaxed) >= stack_budget() {
-            MAPPED_STACKS.fetch_sub(1, Ordering::Relaxed);
-            return Err(stack_error(stack_size));
-        }
         // `generator` panics when it cannot map the stack, and drops the
         // body while unwinding: a capture whose `Drop` panics would then
         // abort the process. The body is rescued from that drop instead,
@@ -416,11 +464,12 @@ impl Coroutine {
         let co_gen: Generator<'a, (), ()> = match made {
             Ok(co_gen) => co_gen,
             Err(_) => {
-                MAPPED_STACKS.fetch_sub(1, Ordering::Relaxed);
+                drop(reservation);
                 drop(rescued);
                 return Err(stack_error(stack_size));
             }
         };
+        std::mem::forget(reservation);
         // SAFETY: only the lifetime changes; the caller keeps `'a`'s
         // borrows alive for as long as the body can run.
         let mut co_gen = unsafe {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Poll, Token, Waker};
 
 use super::context::{self, Locals};
-use super::coroutine::{Coroutine, StackPool, Status};
+use super::coroutine::{Coroutine, StackPool, StackReservation, Status};
 use super::error::WouldBlockForever;
 use super::reactor::IoTable;
 use super::task::{LOCALS_MADE, LOCALS_NONE, ParkMode, Schedule, ScopeMember, Task};
@@ -172,12 +172,69 @@ struct Entry {
     /// not the whole record, at every resume; the box is pooled with the
     /// stack.
     co: Option<Box<Coroutine>>,
+    /// Its body, while it waits for its first run and a stack (see
+    /// [`Unstarted`]); `co` is `None` meanwhile.
+    unstarted: Option<Box<dyn Unstarted>>,
     /// Its coroutine-local values, made on first use; the body destroys
     /// them before it ends, so dropping the entry runs no user code. Its
     /// task says whether it has any ([`Task::locals`]).
     locals: Option<Rc<Locals>>,
     /// What it last parked on (for the would-block-forever report).
     waiting_on: &'static str,
+}
+
+/// The body of a coroutine spawned while no pooled stack was free. It
+/// waits, boxed with room reserved in the map budget, for the coroutine's
+/// first run, and takes a stack only then: most often one that a coroutine
+/// ending meanwhile gave back, so that a burst of short coroutines (spawned
+/// by the thousand, then joined) maps a few stacks, not one each, and a
+/// start costs a small allocation instead of a fresh stack's `mmap`,
+/// `mprotect` and first page faults (about 7 µs on the reference machine).
+trait Unstarted {
+    /// Puts the body on a pooled stack, or on one mapped now.
+    fn start(
+        self: Box<Self>,
+        stacks: &RefCell<StackPool>,
+        tag: *mut u8,
+    ) -> io::Result<Box<Coroutine>>;
+    /// What reports a start that failed to whoever waits for the coroutine.
+    fn failed(&self) -> fn(&Task, io::Error);
+}
+
+struct Later<F> {
+    reservation: StackReservation,
+    failed: fn(&Task, io::Error),
+    body: F,
+}
+
+impl<F: FnOnce() + Send> Unstarted for Later<F> {
+    fn start(
+        self: Box<Self>,
+        stacks: &RefCell<StackPool>,
+        tag: *mut u8,
+    ) -> io::Result<Box<Coroutine>> {
+        let Later {
+            reservation, body, ..
+        } = *self;
+        let pooled = stacks.borrow_mut().take(reservation.stack_size());
+        match pooled {
+            Some(mut co) => {
+                // The pooled stack holds room in the budget already.
+                drop(reservation);
+                // SAFETY: the promise `Hub::install` was given for the body.
+                unsafe { co.reuse(tag, body) };
+                Ok(co)
+            }
+            // SAFETY: as above.
+            None => Ok(Box::new(unsafe {
+                Coroutine::new_reserved(reservation, tag, body)
+            }?)),
+        }
+    }
+
+    fn failed(&self) -> fn(&Task, io::Error) {
+        self.failed
+    }
 }
 
 /// A thread's scheduler.
@@ -307,6 +364,7 @@ impl Hub {
         spawned_at: &'static std::panic::Location<'static>,
         stack_size: usize,
         scope: Option<Arc<dyn ScopeMember>>,
+        failed: fn(&Task, io::Error),
         body: F,
     ) -> io::Result<Arc<Task>>
     where
@@ -320,7 +378,7 @@ impl Hub {
             scope,
         ));
         // SAFETY: the caller's promise, passed on.
-        unsafe { self.install(&task, stack_size, body) }?;
+        unsafe { self.install(&task, stack_size, Some(failed), body) }?;
         Ok(task)
     }
 
@@ -347,25 +405,60 @@ impl Hub {
     ///
     /// # Safety
     /// As [`Hub::spawn`].
-    unsafe fn install<'a, F>(&self, task: &Arc<Task>, stack_size: usize, body: F) -> io::Result<()>
+    ///
+    /// With `defer_with`, a start that finds no pooled stack waits for its
+    /// first run to take one (see [`Unstarted`]); a failure then goes to
+    /// the given function. A start handed over from another thread does
+    /// not wait: the spawner checked the map budget (`check_room`), and
+    /// waiting here would widen the window in which other starts spend it.
+    unsafe fn install<'a, F>(
+        &self,
+        task: &Arc<Task>,
+        stack_size: usize,
+        defer_with: Option<fn(&Task, io::Error)>,
+        body: F,
+    ) -> io::Result<()>
     where
         F: FnOnce() + Send + 'a,
     {
         debug_assert_eq!(task.hub_id(), Some(self.id));
         let tag = Arc::as_ptr(task) as *mut u8;
         let pooled = self.stacks.borrow_mut().take(stack_size);
-        let co = match pooled {
+        let (co, unstarted) = match pooled {
             Some(mut co) => {
                 // SAFETY: the caller's promise, passed on.
                 unsafe { co.reuse(tag, body) };
-                co
+                (Some(co), None)
+            }
+            None if let Some(failed) = defer_with
+                && stack_size == super::coroutine::DEFAULT_STACK_SIZE =>
+            {
+                // No stack to spare now: the start takes one later (see
+                // `Unstarted`), with room reserved now, so that a spawn
+                // past the budget fails here, as std's would.
+                let later: Box<dyn Unstarted + 'a> = Box::new(Later {
+                    reservation: StackReservation::take(stack_size)?,
+                    failed,
+                    body,
+                });
+                // SAFETY: only the lifetime changes: the body is dropped
+                // or run by the coroutine, which ends before `'a` does (the
+                // caller's promise).
+                let later = unsafe {
+                    std::mem::transmute::<Box<dyn Unstarted + 'a>, Box<dyn Unstarted>>(later)
+                };
+                (None, Some(later))
             }
             None => {
-                // Idle pooled stacks count against the map budget: give
-                // them back before failing for lack of room.
+                // Mapped now: a stack of another size (never pooled, so
+                // that a size the kernel refuses fails the spawn), or a
+                // start from another thread. Idle pooled stacks count
+                // against the map budget: give them back before failing
+                // for lack of room.
                 while !Coroutine::room_for_one() && self.stacks.borrow_mut().release_one() {}
                 // SAFETY: the caller's promise, passed on.
-                Box::new(unsafe { Coroutine::new(stack_size, tag, body) }?)
+                let co = Box::new(unsafe { Coroutine::new(stack_size, tag, body) }?);
+                (Some(co), None)
             }
         };
         // The slot last: a start that fails (or whose closure panics in
@@ -381,7 +474,8 @@ impl Hub {
         task.place(slot);
         self.entries.borrow_mut()[slot] = Some(Entry {
             task: task.clone(),
-            co: Some(co),
+            co,
+            unstarted,
             locals: None,
             waiting_on: "its start",
         });
@@ -490,12 +584,25 @@ impl Hub {
         let taken = {
             let mut entries = self.entries.borrow_mut();
             match entries.get_mut(slot).and_then(Option::as_mut) {
-                Some(entry) => entry.co.take().map(|co| (co, Arc::as_ptr(&entry.task))),
+                Some(entry) => match entry.co.take() {
+                    Some(co) => Some((Ok(co), Arc::as_ptr(&entry.task))),
+                    None => entry
+                        .unstarted
+                        .take()
+                        .map(|later| (Err(later), Arc::as_ptr(&entry.task))),
+                },
                 None => None,
             }
         };
         // An empty slot or a coroutine already running is a stale wake-up.
-        let Some((mut co, task)) = taken else { return };
+        let Some((co, task)) = taken else { return };
+        let mut co = match co {
+            Ok(co) => co,
+            Err(later) => match self.start(slot, task, later) {
+                Some(co) => co,
+                None => return,
+            },
+        };
         // SAFETY: the entry keeps the task alive until `remove` below, and
         // nothing else takes a running coroutine's entry out.
         let id = unsafe { (*task).id() };
@@ -522,6 +629,28 @@ impl Hub {
                 // the generator gets here; this is its fallback.
                 // SAFETY: the entry (not removed on this path) keeps it alive.
                 super::overflow::report_and_abort(unsafe { &*task }, co.stack_size());
+            }
+        }
+    }
+
+    /// Puts an unstarted coroutine's body on a stack (see [`Unstarted`]).
+    /// If none can be had, the coroutine ends there, its join reporting
+    /// why, as for a start handed over from another thread.
+    #[cold]
+    fn start(
+        &self,
+        slot: usize,
+        task: *const Task,
+        later: Box<dyn Unstarted>,
+    ) -> Option<Box<Coroutine>> {
+        let failed = later.failed();
+        match later.start(&self.stacks, task as *mut u8) {
+            Ok(co) => Some(co),
+            Err(e) => {
+                // SAFETY: the entry, still in its slot, keeps the task alive.
+                failed(unsafe { &*task }, e);
+                self.remove(slot);
+                None
             }
         }
     }
@@ -612,7 +741,7 @@ impl Hub {
             // SAFETY: the body is `'static`, or a scoped spawn's whose scope
             // waits for the coroutine to end.
             let installed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
-                self.install(&task, stack_size, body)
+                self.install(&task, stack_size, None, body)
             }));
             match installed {
                 Ok(Ok(())) => {}

@@ -214,17 +214,27 @@ where
         // thread exited) keeps its body and its frames forever: leaked,
         // never dropped.
         unsafe {
-            hub.spawn(options.name, spawned_at, stack_size, scope, move || {
-                run_body::<F, T>(f)
-            })
+            hub.spawn(
+                options.name,
+                spawned_at,
+                stack_size,
+                scope,
+                fail_start::<T>,
+                move || run_body::<F, T>(f),
+            )
         }
     } else {
         let f = Box::new(f);
         // SAFETY: as above.
         unsafe {
-            hub.spawn(options.name, spawned_at, stack_size, scope, move || {
-                run_body::<Box<F>, T>(f)
-            })
+            hub.spawn(
+                options.name,
+                spawned_at,
+                stack_size,
+                scope,
+                fail_start::<T>,
+                move || run_body::<Box<F>, T>(f),
+            )
         }
     }?;
     Ok(Joiner::new(task))
