@@ -945,6 +945,20 @@ fn a_start_that_gets_no_memory_for_its_stack_fails_through_its_join() {
     thread::spawn(|| ()).join().unwrap();
     let holder = thread::spawn(thread::park);
     let starved = thread::spawn(|| 7);
+    // One whose closure panics when dropped unrun: the hub, which drops it,
+    // carries on. (A quiet hook: a backtrace would need memory now.)
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("the closure's drop panicked");
+        }
+    }
+    let bomb = Bomb;
+    let bombed = thread::spawn(move || {
+        let _bomb = &bomb;
+        9
+    });
+    std::panic::set_hook(Box::new(|_| {}));
     let limit = {
         let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
         let pages: u64 = statm.split_whitespace().next().unwrap().parse().unwrap();
@@ -965,11 +979,19 @@ fn a_start_that_gets_no_memory_for_its_stack_fails_through_its_join() {
         assert_eq!(libc::setrlimit(libc::RLIMIT_AS, &new), 0);
     }
     let joined = starved.join();
+    let joined_bombed = bombed.join();
     // SAFETY: as above.
     unsafe { assert_eq!(libc::setrlimit(libc::RLIMIT_AS, &old), 0) };
+    let _ = std::panic::take_hook();
     let payload = joined.expect_err("no stack could be mapped for it");
     let message = payload.downcast_ref::<String>().expect("a message");
     assert!(message.contains("failed to spawn thread"), "{message}");
+    let payload = joined_bombed.expect_err("no stack could be mapped for it");
+    let message = payload.downcast_ref::<String>().expect("a message");
+    assert!(
+        message.contains("closure panicked while being dropped"),
+        "{message}"
+    );
     holder.thread().unpark();
     holder.join().unwrap();
     assert_eq!(thread::spawn(|| 8).join().unwrap(), 8);

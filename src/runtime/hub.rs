@@ -237,6 +237,33 @@ impl<F: FnOnce() + Send> Unstarted for Later<F> {
     }
 }
 
+/// Runs a start that may fail (no stack), and may panic: the closure of a
+/// start that failed is dropped, and its `Drop` may panic (std raises that
+/// in the spawner; here the spawn has returned, or its thread is another).
+/// The hub carries on either way; the join reports the failure.
+fn start_or_fail<R>(
+    task: &Task,
+    failed: fn(&Task, io::Error),
+    start: impl FnOnce() -> io::Result<R>,
+) -> Option<R> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(start)) {
+        Ok(Ok(started)) => Some(started),
+        Ok(Err(e)) => {
+            failed(task, e);
+            None
+        }
+        Err(_) => {
+            failed(
+                task,
+                io::Error::other(
+                    "no stack for the coroutine, and its closure panicked while being dropped",
+                ),
+            );
+            None
+        }
+    }
+}
+
 /// A thread's scheduler.
 pub(crate) struct Hub {
     id: u64,
@@ -644,15 +671,14 @@ impl Hub {
         later: Box<dyn Unstarted>,
     ) -> Option<Box<Coroutine>> {
         let failed = later.failed();
-        match later.start(&self.stacks, task as *mut u8) {
-            Ok(co) => Some(co),
-            Err(e) => {
-                // SAFETY: the entry, still in its slot, keeps the task alive.
-                failed(unsafe { &*task }, e);
-                self.remove(slot);
-                None
-            }
+        // SAFETY: the entry, still in its slot, keeps the task alive.
+        let started = start_or_fail(unsafe { &*task }, failed, || {
+            later.start(&self.stacks, task as *mut u8)
+        });
+        if started.is_none() {
+            self.remove(slot);
         }
+        started
     }
 
     /// Starts loading the coroutine in `slot` into the cache (see
@@ -740,22 +766,9 @@ impl Hub {
             } = spawn;
             // SAFETY: the body is `'static`, or a scoped spawn's whose scope
             // waits for the coroutine to end.
-            let installed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe {
+            start_or_fail(&task, failed, || unsafe {
                 self.install(&task, stack_size, None, body)
-            }));
-            match installed {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => failed(&task, e),
-                // The start failed and the closure's `Drop` panicked (std
-                // would raise that in the spawner; it is gone): the hub
-                // carries on, the join reports it.
-                Err(_) => failed(
-                    &task,
-                    io::Error::other(
-                        "no stack for the coroutine, and its closure panicked while being dropped",
-                    ),
-                ),
-            }
+            });
         }
         if installed_any {
             // Other threads hold these tasks: a waker that saw one still
