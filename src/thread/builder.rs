@@ -78,6 +78,13 @@ impl Builder {
     /// `vm.max_map_count` allows about 32,700 live coroutines. Also an error
     /// if the hub's poller cannot be created (out of file descriptors).
     ///
+    /// A coroutine may take its stack at its first run rather than here
+    /// (when it starts on another hub, or when no ended coroutine's stack
+    /// is free to reuse: room for it is reserved now). If the kernel then
+    /// refuses the memory, the coroutine never runs and its
+    /// [`join`](JoinHandle::join) returns `Err` with a
+    /// `"failed to spawn thread: ..."` message, as a panic's payload.
+    ///
     /// # Panics
     /// Panics if the name contains a NUL byte, as std does.
     ///
