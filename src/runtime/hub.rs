@@ -264,6 +264,16 @@ fn start_or_fail<R>(
     }
 }
 
+/// What [`Hub::spawn`] makes a coroutine with, besides its body.
+pub(crate) struct NewCoroutine {
+    pub(crate) name: Option<String>,
+    pub(crate) spawned_at: &'static std::panic::Location<'static>,
+    pub(crate) stack_size: usize,
+    pub(crate) scope: Option<Arc<dyn ScopeMember>>,
+    /// Reports a start that got no stack to whoever waits for it.
+    pub(crate) failed: fn(&Task, io::Error),
+}
+
 /// A thread's scheduler.
 pub(crate) struct Hub {
     id: u64,
@@ -385,18 +395,17 @@ impl Hub {
     /// # Safety
     /// Everything the body borrows must outlive the coroutine (see
     /// [`Coroutine::new`]).
-    pub(crate) unsafe fn spawn<'a, F>(
-        &self,
-        name: Option<String>,
-        spawned_at: &'static std::panic::Location<'static>,
-        stack_size: usize,
-        scope: Option<Arc<dyn ScopeMember>>,
-        failed: fn(&Task, io::Error),
-        body: F,
-    ) -> io::Result<Arc<Task>>
+    pub(crate) unsafe fn spawn<'a, F>(&self, new: NewCoroutine, body: F) -> io::Result<Arc<Task>>
     where
         F: FnOnce() + Send + 'a,
     {
+        let NewCoroutine {
+            name,
+            spawned_at,
+            stack_size,
+            scope,
+            failed,
+        } = new;
         let task = Arc::new(Task::coroutine(
             name,
             spawned_at,

@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use super::coroutine;
 use super::error::{Killed, WouldBlockForever};
-use super::hub::{Hub, RemoteSpawn};
+use super::hub::{Hub, NewCoroutine, RemoteSpawn};
 use super::local;
 use super::setup;
 use super::task::Task;
@@ -207,35 +207,24 @@ where
     // A small closure rides on the coroutine's stack (the `generator` crate
     // keeps the body at the stack's top); a large one stays boxed, so that
     // captures never eat into the stack.
+    let new = NewCoroutine {
+        name: options.name,
+        spawned_at,
+        stack_size,
+        scope,
+        failed: fail_start::<T>,
+    };
     let task = if size_of::<F>() <= INLINE_BODY {
         // SAFETY: the caller guarantees that the coroutine ends before `'a`
         // does; the body is consumed on the coroutine's stack before it
         // ends. A coroutine that never ends (one left parked when its
         // thread exited) keeps its body and its frames forever: leaked,
         // never dropped.
-        unsafe {
-            hub.spawn(
-                options.name,
-                spawned_at,
-                stack_size,
-                scope,
-                fail_start::<T>,
-                move || run_body::<F, T>(f),
-            )
-        }
+        unsafe { hub.spawn(new, move || run_body::<F, T>(f)) }
     } else {
         let f = Box::new(f);
         // SAFETY: as above.
-        unsafe {
-            hub.spawn(
-                options.name,
-                spawned_at,
-                stack_size,
-                scope,
-                fail_start::<T>,
-                move || run_body::<Box<F>, T>(f),
-            )
-        }
+        unsafe { hub.spawn(new, move || run_body::<Box<F>, T>(f)) }
     }?;
     Ok(Joiner::new(task))
 }
