@@ -331,6 +331,7 @@ impl Hub {
     }
 
     /// This thread's hub if it has one.
+    #[inline]
     pub(crate) fn existing() -> Option<Rc<Hub>> {
         HUB.try_with(|cell| cell.get().cloned()).ok().flatten()
     }

@@ -305,6 +305,7 @@ impl Task {
         }
     }
 
+    #[inline]
     pub(crate) fn is_coroutine(&self) -> bool {
         matches!(self.kind, Kind::Coroutine { .. })
     }
@@ -318,6 +319,7 @@ impl Task {
     }
 
     /// Consumes a pending wake-up, if any. Called before parking.
+    #[inline]
     pub(crate) fn take_notification(&self) -> bool {
         // A plain load first: the common answer (none pending) needs no
         // locked instruction.
@@ -336,6 +338,7 @@ impl Task {
 
     /// Announces that the task is about to sleep in `mode`. Returns `false`
     /// if a wake-up raced in, in which case the task must not sleep.
+    #[inline]
     pub(crate) fn prepare_park(&self, mode: ParkMode) -> bool {
         let parked = match mode {
             ParkMode::Coroutine => {
@@ -380,11 +383,13 @@ impl Task {
 
     /// Marks the task running again after it slept; whatever woke it (or a
     /// timeout) ends the sleep, so a pending notification is consumed.
+    #[inline]
     pub(crate) fn finish_park(&self) {
         self.state.store(RUNNING, Ordering::Release);
     }
 
     /// Wakes the task from any thread. Cheap when the task is not asleep.
+    #[inline]
     pub(crate) fn wake(&self) {
         if let Kind::Coroutine { remote, hub, slot } = &self.kind {
             // A coroutine not installed yet needs no wake-up: it starts
@@ -431,6 +436,7 @@ impl Task {
 
     /// Wakes a coroutine on its hub's own thread: marks it notified;
     /// whether it was parked (then the caller queues it to run).
+    #[inline]
     pub(crate) fn wake_here(&self) -> bool {
         let was = self.state.load(Ordering::Relaxed);
         if was == NOTIFIED {
@@ -441,6 +447,7 @@ impl Task {
     }
 
     /// `Thread::unpark`: makes the park token available, then wakes.
+    #[inline]
     pub(crate) fn unpark(&self) {
         self.token.store(true, Ordering::Release);
         self.wake();
@@ -451,6 +458,7 @@ impl Task {
     /// A load and a store, not a swap: an `unpark` landing between the two
     /// is one that came before the take (tokens do not add up, and its
     /// wake-up makes the next park return at once, spuriously).
+    #[inline]
     pub(crate) fn take_token(&self) -> bool {
         if !self.token.load(Ordering::Acquire) {
             return false;
@@ -473,6 +481,7 @@ impl Task {
     }
 
     /// Whether a kill was requested and not yet delivered (it stays so).
+    #[inline]
     pub(crate) fn kill_pending(&self) -> bool {
         self.kill.load(Ordering::Acquire) == KILL_PENDING
     }

@@ -153,6 +153,7 @@ impl Thread {
     /// parked.thread().unpark();
     /// parked.join().unwrap();
     /// ```
+    #[inline]
     pub fn unpark(&self) {
         self.task.unpark();
     }
