@@ -222,7 +222,7 @@ fn write_report(task: Option<&Task>, stack_size: usize) {
     unsafe { libc::write(libc::STDERR_FILENO, out.bytes.as_ptr().cast(), out.len) };
 }
 
-/// `<Greenlet "name" #id>`, as [`super::panic::describe`] prints it.
+/// `<Greenlet "name" #id>`, as [`Task::describe`] prints it.
 fn describe_into(out: &mut Buffer, task: &Task) -> std::fmt::Result {
     match task.name() {
         Some(name) => write!(out, "<Greenlet {name:?} #{}>", task.id()),

@@ -572,7 +572,7 @@ impl WaitQueue {
     }
 
     /// Publishes the queue's length after a waiter joined, before it
-    /// re-checks its condition. With the fence in [`nobody_waits`], either
+    /// re-checks its condition. With the fence in [`nobody_waits`](WaitQueue::nobody_waits), either
     /// the notifier sees the waiter or the waiter sees the change.
     fn publish(&self, waiters: &Waiters) {
         self.len.store(waiters.len(), Ordering::Relaxed);
@@ -670,7 +670,7 @@ impl WaitQueue {
     }
 
     /// Registers the caller without waiting yet (a `Condvar` registers
-    /// before it releases the mutex); follow with [`park_registered`].
+    /// before it releases the mutex); follow with [`park_registered`](WaitQueue::park_registered).
     pub(crate) fn register(&self) -> Arc<Task> {
         let me = context::current_task();
         let mut waiters = self.lock();
@@ -679,7 +679,7 @@ impl WaitQueue {
         me
     }
 
-    /// Parks a task registered with [`register`] until notified or
+    /// Parks a task registered with [`register`](WaitQueue::register) until notified or
     /// `deadline`; returns whether it was notified (rather than timed out).
     pub(crate) fn park_registered(
         &self,
