@@ -4,10 +4,11 @@
 //! holds malloc's lock or a `RefCell` borrow), but every greenstd call is a
 //! safe point. Each one, including those that never block (`send` on an
 //! unbounded channel, `try_recv`, `try_lock`, `spawn`, a socket call that
-//! returns at once), calls [`checkpoint`](crate::runtime::checkpoint): when the caller has run for
-//! longer than the slice since it was last switched in, it lets the others
-//! run (a coroutine yields to its hub and the hub polls for I/O before
-//! resuming it; a thread's own context runs one pass of its hub). So a std
+//! returns at once), calls [`checkpoint`](crate::runtime::checkpoint):
+//! when the caller has run for longer than the slice since it was last
+//! switched in, it lets the others run (a coroutine yields to its hub and
+//! the hub polls for I/O before resuming it; a thread's own context runs
+//! one pass of its hub). So a std
 //! program that relies on the kernel's preemption (a sender looping until
 //! the receiver hangs up, an `accept` loop that keeps failing with
 //! `EMFILE`) terminates and stays responsive, as with threads.
