@@ -20,7 +20,8 @@
 //! floor 0       task (wake-ups, through the `Schedule` trait the hub
 //!               implements) · coroutine (the only user of `generator`)
 //!               · error (the public payload types) · monitor · slice (the
-//!               time slice's clock) · setup (one-time)
+//!               time slice's clock) · setup (one-time) · spin (the lock
+//!               of short critical sections)
 //! ```
 //!
 //! A new kind of wait is added to the vocabulary here, then used.
@@ -40,6 +41,7 @@ mod report;
 mod setup;
 mod slice;
 mod spawn;
+mod spin;
 mod task;
 mod timer;
 mod wait;
@@ -63,6 +65,7 @@ pub(crate) use slice::{set_slice as set_time_slice, slice as time_slice};
 pub(crate) use spawn::{
     Joiner, ScopeData, SpawnOptions, TaskHolder, run_scope, spawn, spawn_unchecked,
 };
+pub(crate) use spin::{SpinGuard, SpinLock};
 pub(crate) use task::Signal;
 pub(crate) use task::{ArmedTimeout, Task, next_id};
 pub(crate) use wait::{WaitQueue, WaitSlot, checkpoint, park, sleep_until, yield_now};

@@ -17,13 +17,13 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
 
-use crate::runtime::{WaitQueue, WaitSlot};
+use crate::runtime::{SpinGuard, SpinLock, WaitQueue, WaitSlot};
 
 struct State<T> {
     queue: VecDeque<T>,
@@ -36,7 +36,10 @@ struct State<T> {
 }
 
 struct Chan<T> {
-    state: Mutex<State<T>>,
+    /// A spin lock, not a `Mutex`: its critical sections are a few
+    /// instructions, never wait and run no user code (messages are dropped
+    /// outside it), and its release costs a store instead of a swap.
+    state: SpinLock<State<T>>,
     /// The receiver's wait (there is one `Receiver`, and it is not `Sync`).
     receivers: WaitSlot,
     senders: WaitQueue,
@@ -54,15 +57,15 @@ struct Chan<T> {
 }
 
 impl<T> Chan<T> {
-    fn lock(&self) -> MutexGuard<'_, State<T>> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> SpinGuard<'_, State<T>> {
+        self.state.lock()
     }
 
     /// Notes, under the lock, a change that can end the receiver's wait.
     /// Sequentially consistent, against the receiver's registration in
     /// its wait slot: either the receiver's fresh look sees the change, or
     /// the notify after it sees the receiver.
-    fn changed(&self, _locked: &MutexGuard<'_, State<T>>) {
+    fn changed(&self, _locked: &SpinGuard<'_, State<T>>) {
         let n = self.changes.load(Ordering::Relaxed);
         self.changes.store(n + 1, Ordering::SeqCst);
     }
@@ -75,7 +78,7 @@ impl<T> Chan<T> {
 
     /// Under the lock, with the queue empty: remembers it for
     /// [`Chan::surely_empty`].
-    fn found_empty(&self, _locked: &MutexGuard<'_, State<T>>) {
+    fn found_empty(&self, _locked: &SpinGuard<'_, State<T>>) {
         self.empty_at
             .store(self.changes.load(Ordering::Relaxed), Ordering::Relaxed);
     }
@@ -116,7 +119,7 @@ pub struct IntoIter<T> {
 
 fn new_chan<T>(bound: Option<usize>) -> Arc<Chan<T>> {
     Arc::new(Chan {
-        state: Mutex::new(State {
+        state: SpinLock::new(State {
             queue: VecDeque::new(),
             senders: 1,
             receiver: true,
