@@ -249,8 +249,9 @@ const SENTINEL_WORDS: usize = 8;
 /// thing on the stack, from `near_top`, an address in the body's first
 /// frame: the frames above it are about 1.2 KiB (the crate's own frames
 /// and the body, which `spawn` keeps in place only up to 128 bytes), so the
-/// page above it is the stack's top, and the bottom is `size` below. The page is released only if it is resident and
-/// holds the sentinel, which proves the arithmetic, and only while the
+/// page above it is the stack's top, and the bottom is `size` below. The
+/// page is released only if it is resident and holds the sentinel, which
+/// proves the arithmetic, and only while the
 /// caller's frame (`here`, an address in it) is well above it: no live
 /// frame may be in the page. Otherwise nothing happens and the page stays,
 /// as it would have anyway. Returns the bottom it released, or 0: the

@@ -572,8 +572,9 @@ impl WaitQueue {
     }
 
     /// Publishes the queue's length after a waiter joined, before it
-    /// re-checks its condition. With the fence in [`nobody_waits`](WaitQueue::nobody_waits), either
-    /// the notifier sees the waiter or the waiter sees the change.
+    /// re-checks its condition. With the fence in
+    /// [`nobody_waits`](WaitQueue::nobody_waits), either the notifier sees
+    /// the waiter or the waiter sees the change.
     fn publish(&self, waiters: &Waiters) {
         self.len.store(waiters.len(), Ordering::Relaxed);
         std::sync::atomic::fence(Ordering::SeqCst);
