@@ -121,6 +121,14 @@ impl Remote {
     /// Adds to the injection queue, waking the hub's poll when the queue
     /// was empty (a non-empty one has a wake-up on its way already).
     fn hand_over(&self, add: impl FnOnce(&mut Injected)) {
+        if self.hand_over_quietly(add) {
+            self.wake_thread();
+        }
+    }
+
+    /// As [`Remote::hand_over`], leaving the interruption of the hub's poll
+    /// to the caller: whether it is needed.
+    fn hand_over_quietly(&self, add: impl FnOnce(&mut Injected)) -> bool {
         let was_empty = {
             let mut injected = self.injected.lock().unwrap_or_else(|e| e.into_inner());
             let was_empty = injected.is_empty();
@@ -132,9 +140,7 @@ impl Remote {
             was_empty
         };
         context::end_hub_idle(&self.idle);
-        if was_empty {
-            self.wake_thread();
-        }
+        was_empty
     }
 }
 
@@ -144,8 +150,8 @@ impl Schedule for Remote {
         Hub::with_existing(|hub| hub.ready.borrow_mut().push_back(slot));
     }
 
-    fn inject(&self, slot: usize, id: u64) {
-        self.hand_over(|injected| injected.wakes.push((slot, id)));
+    fn inject_quietly(&self, slot: usize, id: u64) -> bool {
+        self.hand_over_quietly(|injected| injected.wakes.push((slot, id)))
     }
 
     fn is_local(&self) -> bool {

@@ -20,8 +20,12 @@ pub(crate) trait Schedule: Send + Sync + std::fmt::Debug {
     /// Queues the coroutine in `slot` to run; only on the hub's own thread.
     fn run_local(&self, slot: usize);
     /// From another thread: asks the hub to wake the coroutine in `slot`
-    /// if it is still task `id` (the hub applies [`Task::wake_here`]).
-    fn inject(&self, slot: usize, id: u64);
+    /// if it is still task `id` (the hub applies [`Task::wake_here`]);
+    /// whether the hub's poll must then be interrupted ([`wake_thread`],
+    /// left to the caller: see [`Kick`]).
+    ///
+    /// [`wake_thread`]: Schedule::wake_thread
+    fn inject_quietly(&self, slot: usize, id: u64) -> bool;
     /// Interrupts the hub's poll, from any thread.
     fn wake_thread(&self);
     /// Whether the hub is the calling thread's own.
@@ -43,6 +47,32 @@ pub(crate) fn local_hub() -> u64 {
 /// Records the calling thread's hub (once, when it is made).
 pub(crate) fn set_local_hub(id: u64) {
     LOCAL_HUB.with(|h| h.set(id));
+}
+
+/// The last step of a wake-up: the system call that wakes the thread
+/// which runs the task (an `eventfd` write to a hub asleep in its poll, a
+/// futex wake for a parked thread). [`Task::wake_then_kick`] hands it back
+/// so that a waker holding the task by a borrowed address can first let
+/// the task go (`WaitSlot::notify`): otherwise the woken side, running at
+/// once on another core, or preempting the waker on this one, would find
+/// the task still held and wait out the syscall.
+#[must_use]
+pub(crate) enum Kick {
+    None,
+    Hub(Remote),
+    Thread(std::thread::Thread),
+}
+
+impl Kick {
+    /// Makes the system call, if any.
+    #[inline]
+    pub(crate) fn run(self) {
+        match self {
+            Kick::None => {}
+            Kick::Hub(remote) => remote.wake_thread(),
+            Kick::Thread(thread) => thread.unpark(),
+        }
+    }
 }
 
 /// The handle a task keeps of its hub.
@@ -391,6 +421,25 @@ impl Task {
     /// Wakes the task from any thread. Cheap when the task is not asleep.
     #[inline]
     pub(crate) fn wake(&self) {
+        // The common case first, kept small: a placed coroutine of this
+        // thread's hub, which needs no kick.
+        if let Kind::Coroutine { remote, hub, slot } = &self.kind {
+            let at = slot.load(Ordering::Acquire);
+            if at != UNPLACED && *hub == local_hub() {
+                if self.wake_here() {
+                    remote.run_local(at);
+                }
+                return;
+            }
+        }
+        self.wake_then_kick().run();
+    }
+
+    /// Wakes the task, all but the system call that wakes the thread
+    /// which runs it: that is returned, for the caller to make once it no
+    /// longer needs the task alive (see [`Kick`]).
+    #[inline]
+    pub(crate) fn wake_then_kick(&self) -> Kick {
         if let Kind::Coroutine { remote, hub, slot } = &self.kind {
             // A coroutine not installed yet needs no wake-up: it starts
             // runnable, and what a waker can have asked of it before its
@@ -403,35 +452,38 @@ impl Task {
                 std::sync::atomic::fence(Ordering::SeqCst);
                 at = slot.load(Ordering::Acquire);
                 if at == UNPLACED {
-                    return;
+                    return Kick::None;
                 }
             }
             let slot = at;
             if *hub != local_hub() {
-                remote.inject(slot, self.id);
+                if remote.inject_quietly(slot, self.id) {
+                    return Kick::Hub(remote.clone());
+                }
             } else if self.wake_here() {
                 remote.run_local(slot);
             }
-            return;
+            return Kick::None;
         }
         if self.state.load(Ordering::Acquire) == NOTIFIED {
-            return; // already woken: nothing more to do
+            return Kick::None; // already woken: nothing more to do
         }
         match self.state.swap(NOTIFIED, Ordering::AcqRel) {
             PARKED_OS => {
                 if let Kind::Thread { os, .. } = &self.kind {
-                    os.unpark();
+                    return Kick::Thread(os.clone());
                 }
             }
             PARKED_HUB => {
                 if let Kind::Thread { remote, .. } = &self.kind
                     && let Some(remote) = remote.get()
                 {
-                    remote.wake_thread();
+                    return Kick::Hub(remote.clone());
                 }
             }
             _ => {}
         }
+        Kick::None
     }
 
     /// Wakes a coroutine on its hub's own thread: marks it notified;

@@ -513,8 +513,10 @@ impl WaitSlot {
         {
             // SAFETY: the waiter stays in its wait (see `LeaveSlot`), so its
             // task is alive, until the word leaves `WAKING` below.
-            unsafe { (*(word as *const Task)).wake() };
+            let kick = unsafe { (*(word as *const Task)).wake_then_kick() };
             self.word.store(0, Ordering::Release);
+            // The system call last, the waiter free to leave (see `Kick`).
+            kick.run();
         }
     }
 }
