@@ -703,8 +703,7 @@ pub(crate) fn stack_error(stack_size: usize) -> io::Error {
 /// only when its hub drops it, outside [`Coroutine::resume`]: `RUNNING`
 /// then describes the dropper's stack, not the cancelled one, so the
 /// cancelled body always takes the second way.) The inlined form saves a
-/// call frame, and
-/// with it a mispredicted return on every resume (see
+/// call frame, and with it a mispredicted return on every resume (see
 /// `context::with_current_task`): a channel ping-pong's round trip went
 /// from 156 to 135 ns.
 #[inline(always)]

@@ -179,7 +179,10 @@ struct Entry {
     /// stack.
     co: Option<Box<Coroutine>>,
     /// Its body, while it waits for its first run and a stack (see
-    /// [`Unstarted`]); `co` is `None` meanwhile.
+    /// [`Unstarted`]); `co` is `None` meanwhile. (One enum of the three
+    /// states, running, on its stack, unstarted, measured 6% slower on a
+    /// park+unpark round trip: the resume path then moves three words
+    /// instead of one.)
     unstarted: Option<Box<dyn Unstarted>>,
     /// Its coroutine-local values, made on first use; the body destroys
     /// them before it ends, so dropping the entry runs no user code. Its

@@ -673,7 +673,8 @@ impl WaitQueue {
     }
 
     /// Registers the caller without waiting yet (a `Condvar` registers
-    /// before it releases the mutex); follow with [`park_registered`](WaitQueue::park_registered).
+    /// before it releases the mutex); follow with
+    /// [`park_registered`](WaitQueue::park_registered).
     pub(crate) fn register(&self) -> Arc<Task> {
         let me = context::current_task();
         let mut waiters = self.lock();
@@ -682,8 +683,9 @@ impl WaitQueue {
         me
     }
 
-    /// Parks a task registered with [`register`](WaitQueue::register) until notified or
-    /// `deadline`; returns whether it was notified (rather than timed out).
+    /// Parks a task registered with [`register`](WaitQueue::register) until
+    /// notified or `deadline`; returns whether it was notified (rather than
+    /// timed out).
     pub(crate) fn park_registered(
         &self,
         me: &Arc<Task>,

@@ -78,12 +78,14 @@ impl Builder {
     /// `vm.max_map_count` allows about 32,700 live coroutines. Also an error
     /// if the hub's poller cannot be created (out of file descriptors).
     ///
-    /// A coroutine may take its stack at its first run rather than here
-    /// (when it starts on another hub, or when no ended coroutine's stack
-    /// is free to reuse: room for it is reserved now). If the kernel then
-    /// refuses the memory, the coroutine never runs and its
+    /// A coroutine may get its stack after this returns: on another hub,
+    /// when that hub picks it up; on this thread's hub, at its first run,
+    /// when no ended coroutine's stack is free to reuse (its room under the
+    /// limit is then reserved here). If the kernel refuses the memory at
+    /// that point, the coroutine never runs and its
     /// [`join`](JoinHandle::join) returns `Err` with a
-    /// `"failed to spawn thread: ..."` message, as a panic's payload.
+    /// `"failed to spawn thread: ..."` message as a panic's payload, where
+    /// std's spawn would have returned the error.
     ///
     /// # Panics
     /// Panics if the name contains a NUL byte, as std does.
