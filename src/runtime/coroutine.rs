@@ -82,7 +82,16 @@ pub(crate) struct StackInfo {
     /// waits, suspended, for the next one at `handoff`.
     ended: bool,
     handoff: *mut Handoff,
+    /// The body's [`Yielder`], in the first body's frame, learnt with
+    /// `near_top` (see [`suspend`]).
+    yielder: *mut Yielder,
 }
+
+/// The `generator` crate's handle for yielding out of a coroutine's own
+/// stack: its first body takes it as an argument and keeps it for the
+/// stack's life (see [`suspend`]). The lifetimes are the crate's, erased:
+/// it is used only through [`StackInfo::yielder`], while its frame lives.
+type Yielder = generator::Scope<'static, 'static, (), ()>;
 
 impl StackInfo {
     const NONE: StackInfo = StackInfo {
@@ -93,6 +102,7 @@ impl StackInfo {
         unreleased: 0,
         ended: false,
         handoff: std::ptr::null_mut(),
+        yielder: std::ptr::null_mut(),
     };
 }
 
@@ -101,15 +111,18 @@ pub(crate) fn running_stack() -> StackInfo {
     RUNNING.try_with(Cell::get).unwrap_or(StackInfo::NONE)
 }
 
-/// Records where the stack's top is (see [`release_sentinel_page`]):
-/// called first thing on a fresh stack, in the first body's frame.
+/// Records where the stack's top is (see [`release_sentinel_page`]) and
+/// where its yielder is (see [`suspend`]): called first thing on a fresh
+/// stack, in the first body's frame, which holds `yielder` until the
+/// stack is dropped.
 #[inline(always)]
-fn note_top() {
+fn note_top(yielder: *mut Yielder) {
     let marker = 0u8;
     let near_top = std::hint::black_box(&marker) as *const u8 as usize;
     RUNNING.with(|r| {
         let mut info = r.get();
         info.near_top = near_top;
+        info.yielder = yielder;
         r.set(info);
     });
 }
@@ -342,6 +355,8 @@ pub(crate) struct Coroutine {
     tag: *const u8,
     /// See [`StackInfo::near_top`]; learnt on the first run.
     near_top: usize,
+    /// See [`StackInfo::yielder`]; learnt on the first run.
+    yielder: *mut Yielder,
     /// See [`StackInfo::released_bottom`].
     released_bottom: usize,
     /// See [`StackInfo::unreleased`]; kept across reuse until a body parks.
@@ -455,11 +470,17 @@ impl Coroutine {
         };
         SILENCE_PANICS.with(|s| s.set(true));
         let made = panic::catch_unwind(AssertUnwindSafe(|| {
-            Gn::<()>::new_opt(words, move || {
-                note_top();
+            // Made with a trivial body first, so that the crate sets up
+            // its untyped return slot, which `co_yield_with` needs (see
+            // `suspend`); the real body, installed next, takes the scope.
+            let mut co_gen = Gn::<()>::new_opt(words, || {});
+            co_gen.scoped_init(move |mut scope| {
+                let yielder = (&raw mut scope).cast::<Yielder>();
+                note_top(yielder);
                 body.run();
                 serve_bodies();
-            })
+            });
+            co_gen
         }));
         SILENCE_PANICS.with(|s| s.set(false));
         let co_gen: Generator<'a, (), ()> = match made {
@@ -489,6 +510,7 @@ impl Coroutine {
             stack_size,
             tag,
             near_top: 0,
+            yielder: std::ptr::null_mut(),
             released_bottom: 0,
             unreleased: words * std::mem::size_of::<usize>(),
             handoff: std::ptr::null_mut(),
@@ -597,6 +619,7 @@ impl Coroutine {
         self.pending = std::ptr::null_mut();
         let outer = RUNNING.replace(StackInfo {
             near_top: self.near_top,
+            yielder: self.yielder,
             size: self.stack_size,
             tag: self.tag,
             released_bottom: 0,
@@ -607,6 +630,7 @@ impl Coroutine {
         self.inner.resume();
         let info = RUNNING.replace(outer);
         self.near_top = info.near_top;
+        self.yielder = info.yielder;
         self.unreleased = info.unreleased;
         if info.released_bottom != 0 {
             self.released_bottom = info.released_bottom;
@@ -694,29 +718,31 @@ pub(crate) fn stack_error(stack_size: usize) -> io::Error {
 
 /// Switches from the running coroutine back to its hub.
 ///
-/// Through the `generator` crate's inlinable `yield_with` when the caller
-/// runs on the coroutine's own stack, so that the crate's innermost context
-/// is the coroutine's (a nested generator runs on a stack of its own), and
-/// nothing unwinds; otherwise through `co_yield_with`, which finds the
-/// coroutine's context beneath nested generators and refuses to suspend a
-/// body the crate is cancelling. (The crate cancels a suspended coroutine
-/// only when its hub drops it, outside [`Coroutine::resume`]: `RUNNING`
-/// then describes the dropper's stack, not the cancelled one, so the
-/// cancelled body always takes the second way.) The inlined form saves a
-/// call frame, and with it a mispredicted return on every resume (see
-/// `context::with_current_task`): a channel ping-pong's round trip went
-/// from 156 to 135 ns.
+/// Through the scope its first body was given (see [`Yielder`]) when the
+/// caller runs on the coroutine's own stack, so that the crate's innermost
+/// context is the coroutine's (a nested generator runs on a stack of its
+/// own), and nothing unwinds; otherwise through `co_yield_with`, which
+/// finds the coroutine's context beneath nested generators and refuses to
+/// suspend a body the crate is cancelling. (The crate cancels a suspended
+/// coroutine only when its hub drops it, outside [`Coroutine::resume`]:
+/// `RUNNING` then describes the dropper's stack, not the cancelled one, so
+/// the cancelled body always takes the second way.) The first way is
+/// inlined, which saves a call frame, and with it a mispredicted return on
+/// every resume (see `context::with_current_task`): a channel ping-pong's
+/// round trip went from 156 to 135 ns with the crate's untyped
+/// `yield_with`, which LLVM then kept out of line; the scope's typed one
+/// also skips the untyped one's `type_id` check.
 #[inline(always)]
 pub(crate) fn suspend() {
     let marker = 0u8;
     let here = std::hint::black_box(&marker) as *const u8 as usize;
-    if on_own_stack(here) && !std::thread::panicking() {
-        #[expect(
-            deprecated,
-            reason = "the crate's only inlinable yield; used only where it is \
-                      the same as `co_yield_with` (see above)"
-        )]
-        generator::yield_with(());
+    let info = RUNNING.with(Cell::get);
+    if on_own_stack(&info, here) && !std::thread::panicking() {
+        // SAFETY: `near_top` and `yielder` were learnt together in the first
+        // body's frame on this stack, which holds the scope until the stack
+        // is dropped, and `here` lies on that stack below that frame: the
+        // scope is alive, and its generator is the innermost running one.
+        unsafe { (*info.yielder).yield_with(()) };
     } else {
         generator::co_yield_with(());
     }
@@ -729,17 +755,14 @@ pub(crate) fn suspend() {
 const TOP_SLACK: usize = 16 * 1024;
 
 /// Whether `here`, an address on the running code's stack, lies in the
-/// running coroutine's own stack. The stack spans `size` bytes (rounded up
-/// to pages) below a top less than [`TOP_SLACK`] above `near_top`; the
-/// bound taken below is therefore inside the stack, so that nothing mapped
-/// next to it (another generator's stack) passes. A frame in the stack's
-/// lowest `TOP_SLACK` bytes is merely answered `false`.
+/// stack `info` describes, the running coroutine's. The stack spans `size`
+/// bytes (rounded up to pages) below a top less than [`TOP_SLACK`] above
+/// `near_top`; the bound taken below is therefore inside the stack, so that
+/// nothing mapped next to it (another generator's stack) passes. A frame in
+/// the stack's lowest `TOP_SLACK` bytes is merely answered `false`.
 #[inline(always)]
-fn on_own_stack(here: usize) -> bool {
-    let (near_top, size) = RUNNING.with(|r| {
-        let info = r.get();
-        (info.near_top, info.size)
-    });
+fn on_own_stack(info: &StackInfo, here: usize) -> bool {
+    let (near_top, size) = (info.near_top, info.size);
     near_top != 0 && here < near_top && here >= near_top.saturating_sub(size) + TOP_SLACK
 }
 
