@@ -55,13 +55,17 @@ thread_local! {
     /// Set while this thread maps a stack, so that the panic hook stays quiet
     /// about the allocation failure we turn into an `io::Error`.
     static SILENCE_PANICS: Cell<bool> = const { Cell::new(false) };
-    /// The stack of the coroutine running on this thread, for the overflow
-    /// handler. Const-initialised and without `Drop`, so a signal handler
-    /// may read it.
-    static RUNNING: Cell<StackInfo> = const { Cell::new(StackInfo::NONE) };
+    /// The stack of the coroutine running on this thread (in its
+    /// [`Coroutine`], which [`Coroutine::resume`] points this at for the
+    /// run), or null: for the overflow handler, and for the coroutine
+    /// itself. Const-initialised and without `Drop`, so a signal handler
+    /// may read it. A pointer, not a copy, so that a resume moves one word
+    /// in and out, not eight.
+    static RUNNING: Cell<*mut StackInfo> = const { Cell::new(std::ptr::null_mut()) };
 }
 
-/// What the overflow handler knows of the running coroutine's stack.
+/// A coroutine's stack, as the coroutine itself (through `RUNNING`) and
+/// the overflow handler (through [`running_stack`]) know it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct StackInfo {
     /// An address just below the top of the stack (taken by the body when
@@ -81,6 +85,8 @@ pub(crate) struct StackInfo {
     /// Set by [`serve_bodies`] when the body has returned and the stack
     /// waits, suspended, for the next one at `handoff`.
     ended: bool,
+    /// Where [`serve_bodies`] waits for the next body while the coroutine
+    /// is idle; null while a body runs or waits to run.
     handoff: *mut Handoff,
     /// The body's [`Yielder`], in the first body's frame, learnt with
     /// `near_top` (see [`suspend`]).
@@ -108,7 +114,19 @@ impl StackInfo {
 
 /// The running coroutine's stack, as the overflow handler sees it.
 pub(crate) fn running_stack() -> StackInfo {
-    RUNNING.try_with(Cell::get).unwrap_or(StackInfo::NONE)
+    let info = RUNNING.try_with(Cell::get).unwrap_or(std::ptr::null_mut());
+    if info.is_null() {
+        return StackInfo::NONE;
+    }
+    // SAFETY: `Coroutine::resume` points `RUNNING` at the running
+    // coroutine's record only for the run, and the coroutine lives on.
+    unsafe { *info }
+}
+
+/// The running coroutine's stack record; null outside a coroutine.
+#[inline(always)]
+fn running() -> *mut StackInfo {
+    RUNNING.with(Cell::get)
 }
 
 /// Records where the stack's top is (see [`release_sentinel_page`]) and
@@ -119,12 +137,13 @@ pub(crate) fn running_stack() -> StackInfo {
 fn note_top(yielder: *mut Yielder) {
     let marker = 0u8;
     let near_top = std::hint::black_box(&marker) as *const u8 as usize;
-    RUNNING.with(|r| {
-        let mut info = r.get();
-        info.near_top = near_top;
-        info.yielder = yielder;
-        r.set(info);
-    });
+    let info = running();
+    // SAFETY: called first thing in a coroutine's body, which only
+    // `Coroutine::resume` runs, with its record current.
+    unsafe {
+        (*info).near_top = near_top;
+        (*info).yielder = yielder;
+    }
 }
 
 /// How many bytes of a body the stack of an idle coroutine takes in place
@@ -176,12 +195,13 @@ fn serve_bodies() {
             body: std::mem::MaybeUninit::uninit(),
         };
         let at = &raw mut handoff;
-        RUNNING.with(|r| {
-            let mut info = r.get();
-            info.ended = true;
-            info.handoff = at;
-            r.set(info);
-        });
+        let info = running();
+        // SAFETY: this runs on a coroutine's stack, resumed by
+        // `Coroutine::resume`, with its record current.
+        unsafe {
+            (*info).ended = true;
+            (*info).handoff = at;
+        }
         suspend();
         // SAFETY: `reuse` wrote the slot (through `at`, which escaped into
         // the thread-local above) while this frame was suspended.
@@ -200,19 +220,20 @@ fn serve_bodies() {
 /// waits, as an idle connection's does, keeps only the pages it uses.
 #[inline]
 pub(crate) fn trim_before_parking() {
-    let info = RUNNING.with(Cell::get);
-    if info.unreleased != 0 {
-        trim_now(info);
+    let info = running();
+    // SAFETY: a non-null record is the running coroutine's (see `RUNNING`).
+    if !info.is_null() && unsafe { (*info).unreleased } != 0 {
+        // SAFETY: as above.
+        trim_now(unsafe { &mut *info });
     }
 }
 
 #[cold]
-fn trim_now(mut info: StackInfo) {
+fn trim_now(info: &mut StackInfo) {
     let marker = 0u8;
     let here = std::hint::black_box(&marker) as *const u8 as usize;
     info.released_bottom = release_sentinel_page(info.near_top, info.unreleased, here);
     info.unreleased = 0;
-    RUNNING.with(|r| r.set(info));
 }
 
 /// A body handed to `generator` while it maps a stack: dropped unrun while
@@ -351,19 +372,13 @@ pub(crate) enum Status {
 /// A stack and the body running on it.
 pub(crate) struct Coroutine {
     inner: Generator<'static, (), ()>,
-    stack_size: usize,
-    tag: *const u8,
-    /// See [`StackInfo::near_top`]; learnt on the first run.
-    near_top: usize,
-    /// See [`StackInfo::yielder`]; learnt on the first run.
-    yielder: *mut Yielder,
-    /// See [`StackInfo::released_bottom`].
-    released_bottom: usize,
-    /// See [`StackInfo::unreleased`]; kept across reuse until a body parks.
-    unreleased: usize,
-    /// Where [`serve_bodies`] waits for the next body while the coroutine
-    /// is idle (its body ended); null while a body runs or waits to run.
-    handoff: *mut Handoff,
+    /// Its stack's record, which the coroutine itself reads and writes
+    /// through `RUNNING` while it runs: `near_top` and `yielder` are learnt
+    /// on the first run; `unreleased` is kept across reuse until a body
+    /// parks; `handoff` is where [`serve_bodies`] waits for the next body
+    /// while the coroutine is idle (its body ended), null while a body
+    /// runs or waits to run.
+    info: StackInfo,
     /// The handoff slot that holds a body not yet run, from
     /// [`Coroutine::reuse`] until the coroutine next runs; null otherwise.
     pending: *mut Handoff,
@@ -377,7 +392,7 @@ pub(crate) struct Coroutine {
 impl std::fmt::Debug for Coroutine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Coroutine")
-            .field("stack_size", &self.stack_size)
+            .field("stack_size", &self.info.size)
             .field("done", &self.inner.is_done())
             .finish()
     }
@@ -507,13 +522,12 @@ impl Coroutine {
         let co_gen = unsafe { Generator::<'static, (), ()>::from_raw(state) };
         Ok(Coroutine {
             inner: co_gen,
-            stack_size,
-            tag,
-            near_top: 0,
-            yielder: std::ptr::null_mut(),
-            released_bottom: 0,
-            unreleased: words * std::mem::size_of::<usize>(),
-            handoff: std::ptr::null_mut(),
+            info: StackInfo {
+                size: stack_size,
+                tag,
+                unreleased: words * std::mem::size_of::<usize>(),
+                ..StackInfo::NONE
+            },
             pending: std::ptr::null_mut(),
             state: state.cast(),
         })
@@ -560,7 +574,7 @@ impl Coroutine {
         F: FnOnce() + Send + 'a,
     {
         debug_assert!(self.is_idle());
-        let at = std::mem::replace(&mut self.handoff, std::ptr::null_mut());
+        let at = std::mem::replace(&mut self.info.handoff, std::ptr::null_mut());
         // SAFETY: `at` is the handoff slot in the suspended frame of
         // `serve_bodies` on this coroutine's stack, mapped and unused until
         // the coroutine is resumed; the body's lifetime is the caller's
@@ -582,12 +596,12 @@ impl Coroutine {
         }
         self.pending = at;
         self.inner.set_local_data(tag);
-        self.tag = tag;
+        self.info.tag = tag;
     }
 
     /// Whether the coroutine's body ended and its stack waits for another.
     fn is_idle(&self) -> bool {
-        !self.handoff.is_null() && !self.inner.is_done()
+        !self.info.handoff.is_null() && !self.inner.is_done()
     }
 
     /// Asks the CPU to start loading what resuming this coroutine touches
@@ -617,27 +631,13 @@ impl Coroutine {
     #[inline]
     pub(crate) fn resume(&mut self) -> Status {
         self.pending = std::ptr::null_mut();
-        let outer = RUNNING.replace(StackInfo {
-            near_top: self.near_top,
-            yielder: self.yielder,
-            size: self.stack_size,
-            tag: self.tag,
-            released_bottom: 0,
-            unreleased: self.unreleased,
-            ended: false,
-            handoff: std::ptr::null_mut(),
-        });
+        self.info.ended = false;
+        let outer = RUNNING.replace(&raw mut self.info);
         self.inner.resume();
-        let info = RUNNING.replace(outer);
-        self.near_top = info.near_top;
-        self.yielder = info.yielder;
-        self.unreleased = info.unreleased;
-        if info.released_bottom != 0 {
-            self.released_bottom = info.released_bottom;
-        }
-        if info.ended {
-            // The body returned; the stack waits in `serve_bodies`.
-            self.handoff = info.handoff;
+        RUNNING.set(outer);
+        if self.info.ended {
+            // The body returned; the stack waits in `serve_bodies`, at
+            // `info.handoff`.
             return Status::Finished;
         }
         if !self.inner.is_done() {
@@ -653,7 +653,7 @@ impl Coroutine {
 
     /// The stack size in bytes this coroutine was made with.
     pub(crate) fn stack_size(&self) -> usize {
-        self.stack_size
+        self.info.size
     }
 }
 
@@ -666,19 +666,19 @@ impl Drop for Coroutine {
             unsafe { ((*self.pending).discard)((*self.pending).body.as_mut_ptr().cast()) };
             // SAFETY: as above; the slot now tells the loop to return.
             unsafe { (*self.pending).run = None };
-            self.handoff = std::mem::replace(&mut self.pending, std::ptr::null_mut());
+            self.info.handoff = std::mem::replace(&mut self.pending, std::ptr::null_mut());
         }
         if self.is_idle() && !std::thread::panicking() {
             // Resumed with no body, `serve_bodies` returns and the generator
             // ends: dropping it then unmaps the stack without the crate
             // unwinding the suspended frames. (While the thread panics the
             // crate leaves a suspended generator alone and just unmaps it.)
-            let outer = RUNNING.replace(StackInfo::NONE);
+            let outer = RUNNING.replace(std::ptr::null_mut());
             self.inner.resume();
             RUNNING.set(outer);
         }
-        if self.released_bottom != 0 {
-            restore_sentinel(self.released_bottom);
+        if self.info.released_bottom != 0 {
+            restore_sentinel(self.info.released_bottom);
         }
         MAPPED_STACKS.fetch_sub(1, Ordering::Relaxed);
     }
@@ -736,13 +736,14 @@ pub(crate) fn stack_error(stack_size: usize) -> io::Error {
 pub(crate) fn suspend() {
     let marker = 0u8;
     let here = std::hint::black_box(&marker) as *const u8 as usize;
-    let info = RUNNING.with(Cell::get);
-    if on_own_stack(&info, here) && !std::thread::panicking() {
+    let info = running();
+    // SAFETY: a non-null record is the running coroutine's (see `RUNNING`).
+    if !info.is_null() && on_own_stack(unsafe { &*info }, here) && !std::thread::panicking() {
         // SAFETY: `near_top` and `yielder` were learnt together in the first
         // body's frame on this stack, which holds the scope until the stack
         // is dropped, and `here` lies on that stack below that frame: the
         // scope is alive, and its generator is the innermost running one.
-        unsafe { (*info.yielder).yield_with(()) };
+        unsafe { (*(*info).yielder).yield_with(()) };
     } else {
         generator::co_yield_with(());
     }
@@ -791,7 +792,7 @@ impl StackPool {
     /// Keeps the stack of a coroutine whose body ended for reuse, or unmaps
     /// it (one of another size, or one that cannot run another body).
     pub(crate) fn give(&mut self, co: Box<Coroutine>) {
-        if co.stack_size == DEFAULT_STACK_SIZE && co.is_idle() {
+        if co.info.size == DEFAULT_STACK_SIZE && co.is_idle() {
             self.idle.push(co);
         }
     }
