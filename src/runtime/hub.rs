@@ -19,7 +19,7 @@ use super::context::{self, Locals};
 use super::coroutine::{Coroutine, StackPool, StackReservation, Status};
 use super::error::WouldBlockForever;
 use super::reactor::IoTable;
-use super::task::{LOCALS_MADE, LOCALS_NONE, ParkMode, Schedule, ScopeMember, Task};
+use super::task::{LOCALS_MADE, LOCALS_NONE, ParkMode, ReadyQueue, Schedule, ScopeMember, Task};
 use super::timer::{TimerKey, Timers};
 
 /// The token of the hub's own waker.
@@ -145,11 +145,6 @@ impl Remote {
 }
 
 impl Schedule for Remote {
-    fn run_local(&self, slot: usize) {
-        debug_assert!(self.is_local());
-        Hub::with_existing(|hub| hub.ready.borrow_mut().push_back(slot));
-    }
-
     fn inject_quietly(&self, slot: usize, id: u64) -> bool {
         self.hand_over_quietly(|injected| injected.wakes.push((slot, id)))
     }
@@ -292,7 +287,7 @@ pub(crate) struct Hub {
     /// registers here: a registration costs no file descriptor of its own.
     registry: Arc<mio::Registry>,
     events: RefCell<Events>,
-    ready: RefCell<VecDeque<usize>>,
+    ready: ReadyQueue,
     entries: RefCell<Vec<Option<Entry>>>,
     free_slots: RefCell<Vec<usize>>,
     live: Cell<usize>,
@@ -333,7 +328,7 @@ impl Hub {
         HUB.with(|cell| {
             let _ = cell.set(hub.clone());
         });
-        super::task::set_local_hub(hub.id);
+        super::task::set_local_hub(hub.id, &raw const hub.ready);
         let remote: super::task::Remote = hub.remote.clone();
         context::thread_task().attach_remote(&remote);
         Ok(hub)
@@ -343,14 +338,6 @@ impl Hub {
     #[inline]
     pub(crate) fn existing() -> Option<Rc<Hub>> {
         HUB.try_with(|cell| cell.get().cloned()).ok().flatten()
-    }
-
-    /// Runs `f` with this thread's hub, borrowed, if it has one.
-    #[inline]
-    pub(crate) fn with_existing<R>(f: impl FnOnce(&Hub) -> R) -> Option<R> {
-        HUB.try_with(|cell| cell.get().map(|hub| f(hub)))
-            .ok()
-            .flatten()
     }
 
     fn new() -> io::Result<Hub> {
@@ -1037,6 +1024,7 @@ pub(crate) fn others_could_wake() -> bool {
 /// their frames ever runs again.
 impl Drop for Hub {
     fn drop(&mut self) {
+        super::task::forget_local_ready(&raw const self.ready);
         let entries = std::mem::take(self.entries.get_mut());
         if self.live.get() > 0 {
             std::mem::forget(entries);

@@ -8,6 +8,8 @@
 //! spawn makes one allocation, not a task and a join packet; the event is
 //! a [`Signal`], whose waiting half (it parks) is one floor up, in `wait`.
 
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -17,8 +19,6 @@ use std::time::Instant;
 /// face implements it. Defined here, below the hub, so that a task needs
 /// nothing of the hub's to be woken.
 pub(crate) trait Schedule: Send + Sync + std::fmt::Debug {
-    /// Queues the coroutine in `slot` to run; only on the hub's own thread.
-    fn run_local(&self, slot: usize);
     /// From another thread: asks the hub to wake the coroutine in `slot`
     /// if it is still task `id` (the hub applies [`Task::wake_here`]);
     /// whether the hub's poll must then be interrupted ([`wake_thread`],
@@ -32,21 +32,62 @@ pub(crate) trait Schedule: Send + Sync + std::fmt::Debug {
     fn is_local(&self) -> bool;
 }
 
+/// A hub's queue of coroutines to run (their slots), owned by the hub and
+/// pushed to by a local wake-up through [`LOCAL_HUB`].
+pub(crate) type ReadyQueue = RefCell<VecDeque<usize>>;
+
+/// This thread's hub as a wake-up sees it.
+#[derive(Clone, Copy)]
+struct LocalHub {
+    /// Its id, 0 before the thread has a hub: tells a local wake-up from a
+    /// cross-thread one.
+    id: u64,
+    /// Its ready queue, null before it has one and once it is dropped.
+    ready: *const ReadyQueue,
+}
+
 thread_local! {
-    /// The id of this thread's hub, 0 before it has one (set by the hub):
-    /// tells a local wake-up from a cross-thread one with one load.
-    static LOCAL_HUB: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// Set by the hub: one thread-local load tells a wake-up whether the
+    /// task is this thread's and where to queue it.
+    static LOCAL_HUB: Cell<LocalHub> = const {
+        Cell::new(LocalHub { id: 0, ready: std::ptr::null() })
+    };
 }
 
 /// The id of the calling thread's hub; 0 if it has none.
 #[inline]
 pub(crate) fn local_hub() -> u64 {
-    LOCAL_HUB.with(std::cell::Cell::get)
+    LOCAL_HUB.with(|h| h.get().id)
 }
 
-/// Records the calling thread's hub (once, when it is made).
-pub(crate) fn set_local_hub(id: u64) {
-    LOCAL_HUB.with(|h| h.set(id));
+/// Records the calling thread's hub, with its ready queue, which must stay
+/// where it is until [`forget_local_ready`] (the hub is reference-counted,
+/// and calls that from its `Drop`).
+pub(crate) fn set_local_hub(id: u64, ready: *const ReadyQueue) {
+    LOCAL_HUB.with(|h| h.set(LocalHub { id, ready }));
+}
+
+/// The hub's ready queue `ready` is going away: local wake-ups after this
+/// (from the hub's own destruction at thread exit) queue nothing.
+pub(crate) fn forget_local_ready(ready: *const ReadyQueue) {
+    LOCAL_HUB.with(|h| {
+        let mut local = h.get();
+        if std::ptr::eq(local.ready, ready) {
+            local.ready = std::ptr::null();
+            h.set(local);
+        }
+    });
+}
+
+/// Queues the coroutine in `slot` on this thread's hub (its ready queue,
+/// if it still has one).
+#[inline]
+fn queue_here(ready: *const ReadyQueue, slot: usize) {
+    if !ready.is_null() {
+        // SAFETY: set by the hub, which owns the queue and clears the
+        // pointer before the queue goes; only this thread uses it.
+        unsafe { (*ready).borrow_mut().push_back(slot) };
+    }
 }
 
 /// The last step of a wake-up: the system call that wakes the thread
@@ -423,11 +464,12 @@ impl Task {
     pub(crate) fn wake(&self) {
         // The common case first, kept small: a placed coroutine of this
         // thread's hub, which needs no kick.
-        if let Kind::Coroutine { remote, hub, slot } = &self.kind {
+        if let Kind::Coroutine { hub, slot, .. } = &self.kind {
             let at = slot.load(Ordering::Acquire);
-            if at != UNPLACED && *hub == local_hub() {
+            let local = LOCAL_HUB.with(Cell::get);
+            if at != UNPLACED && *hub == local.id {
                 if self.wake_here() {
-                    remote.run_local(at);
+                    queue_here(local.ready, at);
                 }
                 return;
             }
@@ -456,12 +498,13 @@ impl Task {
                 }
             }
             let slot = at;
-            if *hub != local_hub() {
+            let local = LOCAL_HUB.with(Cell::get);
+            if *hub != local.id {
                 if remote.inject_quietly(slot, self.id) {
                     return Kick::Hub(remote.clone());
                 }
             } else if self.wake_here() {
-                remote.run_local(slot);
+                queue_here(local.ready, slot);
             }
             return Kick::None;
         }
