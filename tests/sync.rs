@@ -241,6 +241,55 @@ fn a_receiver_may_leave_while_another_thread_wakes_it() {
     assert!(received <= ROUNDS);
 }
 
+/// Wake-ups from other threads reach a hub however it sleeps: parked (no
+/// file descriptor registered: a futex), in its poll (a listener waits for
+/// a connection: the `eventfd`), or running a thread's own wait (the main
+/// thread's receive, with a coroutine of its hub parked). Each round trip
+/// passes all three; a lost wake-up stalls one, which `recv_timeout` turns
+/// into a failure instead of a hang.
+#[test]
+fn wake_ups_from_other_threads_reach_a_hub_asleep_either_way() {
+    const ROUNDS: u64 = 5_000;
+    const PATIENCE: Duration = Duration::from_secs(30);
+    let (to_parked, parked_rx) = mpsc::channel::<u64>();
+    let (to_polling, polling_rx) = mpsc::channel::<u64>();
+    let (to_main, main_rx) = mpsc::channel::<u64>();
+    let parked = std::thread::spawn(move || {
+        thread::spawn(move || {
+            for v in parked_rx.iter() {
+                to_polling.send(v + 1).unwrap();
+            }
+        })
+        .join()
+        .unwrap();
+    });
+    let polling = std::thread::spawn(move || {
+        let listener = greenstd::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let acceptor = thread::spawn(move || listener.accept().map(|_| ()));
+        thread::spawn(move || {
+            for v in polling_rx.iter() {
+                to_main.send(v + 1).unwrap();
+            }
+        })
+        .join()
+        .unwrap();
+        let _release = greenstd::net::TcpStream::connect(addr).unwrap();
+        acceptor.join().unwrap().unwrap();
+    });
+    let (release, held) = mpsc::channel::<()>();
+    let holder = thread::spawn(move || held.recv());
+    for i in 0..ROUNDS {
+        to_parked.send(i).unwrap();
+        assert_eq!(main_rx.recv_timeout(PATIENCE), Ok(i + 2), "round {i}");
+    }
+    drop(to_parked);
+    parked.join().unwrap();
+    polling.join().unwrap();
+    release.send(()).unwrap();
+    holder.join().unwrap().unwrap();
+}
+
 #[test]
 fn once_lock_init_that_blocks_does_not_deadlock_the_hub() {
     static CELL: OnceLock<u32> = OnceLock::new();

@@ -9,7 +9,7 @@ use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::VecDeque;
 use std::io;
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering, fence};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -97,8 +97,24 @@ pub(crate) struct Remote {
     /// counts among the idle runtime threads of the deadlock check.
     /// Whoever hands it work ends the mark (see `context::mark_hub_idle`).
     idle: AtomicBool,
+    /// How the hub sleeps, if it does: [`AWAKE`], [`POLLING`] (in its
+    /// poll, woken by `waker`) or [`PARKED`] (parked, woken by unparking
+    /// `thread`). A wake-up from another thread makes a system call only
+    /// when the hub sleeps (see [`Hub::sleep`]).
+    sleep: AtomicU8,
     waker: Waker,
+    /// The hub's thread.
+    thread: std::thread::Thread,
 }
+
+/// The hub runs, or is about to look at its injection queue before it
+/// sleeps: a wake-up needs no system call.
+const AWAKE: u8 = 0;
+/// The hub waits in its poll: an `eventfd` write wakes it.
+const POLLING: u8 = 1;
+/// The hub, with no file descriptor to watch, is parked: unparking its
+/// thread (a futex wake) wakes it.
+const PARKED: u8 = 2;
 
 impl Remote {
     /// Starts a coroutine on this hub from another thread. Its body is
@@ -153,15 +169,24 @@ impl Schedule for Remote {
         super::task::local_hub() == self.hub_id
     }
 
-    /// Interrupts the hub's poll.
+    /// Wakes the hub if it sleeps (see [`Hub::sleep`]).
     fn wake_thread(&self) {
         if super::task::local_hub() == self.hub_id {
             // The thread itself: it notices the wake-up when its poll returns.
             return;
         }
-        // A failed eventfd write means the counter is saturated, which
-        // already guarantees a wake-up.
-        let _ = self.waker.wake();
+        // After the wake-up's own write (the injection queue's `pending`,
+        // a thread task's state), before reading how the hub sleeps: the
+        // hub does the two in the other order (see `Hub::sleep`), so either
+        // it sees the wake-up, or this sees it asleep.
+        fence(Ordering::SeqCst);
+        match self.sleep.load(Ordering::Relaxed) {
+            // A failed eventfd write means the counter is saturated, which
+            // already guarantees a wake-up.
+            POLLING => drop(self.waker.wake()),
+            PARKED => self.thread.unpark(),
+            _ => {}
+        }
     }
 }
 
@@ -352,7 +377,9 @@ impl Hub {
                 injected: Mutex::new(Injected::default()),
                 pending: AtomicBool::new(false),
                 idle: AtomicBool::new(false),
+                sleep: AtomicU8::new(AWAKE),
                 waker,
+                thread: std::thread::current(),
             }),
             poll: RefCell::new(poll),
             registry,
@@ -825,6 +852,40 @@ impl Hub {
         Ok(())
     }
 
+    /// Waits for at most `timeout` (`None`: until woken) for I/O or another
+    /// thread's wake-up, unless `woken` says (or the injection queue shows)
+    /// that one came already. Announces the sleep first, so that a waker
+    /// on another thread makes a system call only while the hub sleeps
+    /// (see [`Remote::wake_thread`]), and then looks once more. With no
+    /// coroutine waiting for a file descriptor, the hub parks its thread
+    /// (a futex, as a plain thread's wait) instead of polling: cheaper to
+    /// sleep and to be woken from. Readiness that arrives meanwhile on a
+    /// registered descriptor waits in the kernel for the next poll, which
+    /// a coroutine that starts waiting for it, running, brings about.
+    fn sleep(&self, timeout: Option<Duration>, woken: impl FnOnce() -> bool) -> io::Result<()> {
+        if timeout == Some(Duration::ZERO) {
+            return self.poll(timeout);
+        }
+        let park = !self.io.borrow().has_waiters();
+        self.remote
+            .sleep
+            .store(if park { PARKED } else { POLLING }, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        let result = if self.remote.pending.load(Ordering::Relaxed) || woken() {
+            Ok(())
+        } else if park {
+            match timeout {
+                Some(timeout) => std::thread::park_timeout(timeout),
+                None => std::thread::park(),
+            }
+            Ok(())
+        } else {
+            self.poll(timeout)
+        };
+        self.remote.sleep.store(AWAKE, Ordering::Relaxed);
+        result
+    }
+
     /// Whether anything on this hub could still produce a wake-up.
     fn has_pending_work(&self) -> bool {
         self.has_ready() || !self.timers.borrow().is_empty() || self.io.borrow().has_waiters()
@@ -903,7 +964,7 @@ impl Hub {
             if !task.prepare_park(ParkMode::Hub) {
                 return Ok(());
             }
-            let polled = self.poll(timeout);
+            let polled = self.sleep(timeout, || task.is_notified());
             let woken = task.end_hub_park();
             if let Err(e) = polled {
                 // A broken poll leaves nothing to wait with; report it as
@@ -949,7 +1010,7 @@ impl Hub {
             {
                 continue;
             }
-            let polled = self.poll(timeout);
+            let polled = self.sleep(timeout, || false);
             context::end_hub_idle(&self.remote.idle);
             if let Err(e) = polled {
                 eprintln!("greenstd: worker hub poll failed: {e}");
