@@ -30,6 +30,13 @@ const MIN_STACK_SIZE: usize = 16 * 1024;
 /// coroutines that run.
 const POOL_CAPACITY: usize = 1024;
 
+/// Whether the map budget has room enough to keep idle stacks: not in its
+/// last 32nd (about 1,000 stacks under the default `vm.max_map_count`).
+fn pooling_leaves_room() -> bool {
+    let budget = stack_budget();
+    MAPPED_STACKS.load(Ordering::Relaxed) < budget - budget / 32
+}
+
 /// How many excess stacks the hub unmaps before one long enough sleep.
 const TRIM_PER_TURN: usize = 64;
 
@@ -538,16 +545,16 @@ impl Coroutine {
         MAPPED_STACKS.load(Ordering::Relaxed) < stack_budget()
     }
 
-    /// The error [`Coroutine::new`] would give for a stack of `stack_size`
-    /// bytes, learnt now, on the spawner's thread: a spawn handed to another
-    /// hub must fail where std's `Builder::spawn` fails, not later through
-    /// its join. A stack of the default size comes from a pool or from the
-    /// map budget; any other size is mapped once and unmapped (no page is
-    /// touched), so that a size the kernel refuses is refused here.
-    pub(crate) fn check_room(stack_size: usize) -> io::Result<()> {
-        if !Self::room_for_one() {
-            return Err(stack_error(stack_size));
-        }
+    /// Room for a stack of `stack_size` bytes, taken now, on the spawner's
+    /// thread, for a start handed to another hub: it must fail where std's
+    /// `Builder::spawn` fails, not later through its join, and starts in
+    /// flight must not spend the same room twice. The hub that starts the
+    /// coroutine maps its stack on this room, or gives the room back if it
+    /// reuses a pooled stack. A size other than the default is also mapped
+    /// once and unmapped (no page is touched), so that a size the kernel
+    /// refuses is refused here.
+    pub(crate) fn reserve_room(stack_size: usize) -> io::Result<StackReservation> {
+        let room = StackReservation::take(stack_size)?;
         if stack_size != DEFAULT_STACK_SIZE {
             crate::sys::probe_stack_mapping(stack_size).map_err(|e| {
                 io::Error::new(
@@ -559,7 +566,7 @@ impl Coroutine {
                 )
             })?;
         }
-        Ok(())
+        Ok(room)
     }
 
     /// Installs a new body on an idle coroutine (one whose body ended),
@@ -790,9 +797,12 @@ impl StackPool {
     }
 
     /// Keeps the stack of a coroutine whose body ended for reuse, or unmaps
-    /// it (one of another size, or one that cannot run another body).
+    /// it: one of another size, one that cannot run another body, or any
+    /// while the map budget is nearly spent, where an idle stack in this
+    /// hub's pool would refuse a spawn meant for another hub (its room is
+    /// taken on the spawner's thread, which cannot reuse this pool).
     pub(crate) fn give(&mut self, co: Box<Coroutine>) {
-        if co.info.size == DEFAULT_STACK_SIZE && co.is_idle() {
+        if co.info.size == DEFAULT_STACK_SIZE && co.is_idle() && pooling_leaves_room() {
             self.idle.push(co);
         }
     }

@@ -53,7 +53,8 @@ thread_local! {
 /// stack) to whoever waits for it.
 pub(crate) struct RemoteSpawn {
     pub(crate) task: Arc<Task>,
-    pub(crate) stack_size: usize,
+    /// Room in the map budget for its stack, taken by the spawner.
+    pub(crate) room: StackReservation,
     pub(crate) body: Box<dyn FnOnce() + Send + 'static>,
     /// Ends the task with the error, as a panic would, when the hub cannot
     /// start it (monomorphised for the coroutine's result type).
@@ -303,6 +304,19 @@ pub(crate) struct NewCoroutine {
     pub(crate) failed: fn(&Task, io::Error),
 }
 
+/// Where a coroutine being installed comes from (see [`Hub::install`]).
+enum Start {
+    /// A spawn on this hub's own thread: room in the map budget is taken
+    /// when a stack is needed; `failed` reports a start that got none.
+    Here {
+        stack_size: usize,
+        failed: fn(&Task, io::Error),
+    },
+    /// A spawn handed over by another thread, with the room its spawner
+    /// reserved.
+    HandedOver(StackReservation),
+}
+
 /// A thread's scheduler.
 pub(crate) struct Hub {
     id: u64,
@@ -438,7 +452,7 @@ impl Hub {
             scope,
         ));
         // SAFETY: the caller's promise, passed on.
-        unsafe { self.install(&task, stack_size, Some(failed), body) }?;
+        unsafe { self.install(&task, Start::Here { stack_size, failed }, body) }?;
         Ok(task)
     }
 
@@ -466,32 +480,35 @@ impl Hub {
     /// # Safety
     /// As [`Hub::spawn`].
     ///
-    /// With `defer_with`, a start that finds no pooled stack waits for its
+    /// A start of this hub's own that finds no pooled stack waits for its
     /// first run to take one (see [`Unstarted`]); a failure then goes to
-    /// the given function. A start handed over from another thread does
-    /// not wait: the spawner checked the map budget (`check_room`), and
-    /// waiting here would widen the window in which other starts spend it.
-    unsafe fn install<'a, F>(
-        &self,
-        task: &Arc<Task>,
-        stack_size: usize,
-        defer_with: Option<fn(&Task, io::Error)>,
-        body: F,
-    ) -> io::Result<()>
+    /// the start's `failed`. A start handed over from another thread does
+    /// not wait: it maps its stack now, on the room its spawner reserved,
+    /// unless it reuses a pooled stack, which gives the room back.
+    unsafe fn install<'a, F>(&self, task: &Arc<Task>, start: Start, body: F) -> io::Result<()>
     where
         F: FnOnce() + Send + 'a,
     {
         debug_assert_eq!(task.hub_id(), Some(self.id));
         let tag = Arc::as_ptr(task) as *mut u8;
+        let stack_size = match &start {
+            Start::Here { stack_size, .. } => *stack_size,
+            Start::HandedOver(room) => room.stack_size(),
+        };
         let pooled = self.stacks.borrow_mut().take(stack_size);
-        let (co, unstarted) = match pooled {
-            Some(mut co) => {
+        let (co, unstarted) = match (pooled, start) {
+            (Some(mut co), _) => {
                 // SAFETY: the caller's promise, passed on.
                 unsafe { co.reuse(tag, body) };
                 (Some(co), None)
             }
-            None if let Some(failed) = defer_with
-                && stack_size == super::coroutine::DEFAULT_STACK_SIZE =>
+            (None, Start::HandedOver(room)) => {
+                // SAFETY: the caller's promise, passed on.
+                let co = Box::new(unsafe { Coroutine::new_reserved(room, tag, body) }?);
+                (Some(co), None)
+            }
+            (None, Start::Here { failed, .. })
+                if stack_size == super::coroutine::DEFAULT_STACK_SIZE =>
             {
                 // No stack to spare now: the start takes one later (see
                 // `Unstarted`), with room reserved now, so that a spawn
@@ -509,12 +526,11 @@ impl Hub {
                 };
                 (None, Some(later))
             }
-            None => {
+            (None, Start::Here { .. }) => {
                 // Mapped now: a stack of another size (never pooled, so
-                // that a size the kernel refuses fails the spawn), or a
-                // start from another thread. Idle pooled stacks count
-                // against the map budget: give them back before failing
-                // for lack of room.
+                // that a size the kernel refuses fails the spawn). Idle
+                // pooled stacks count against the map budget: give them
+                // back before failing for lack of room.
                 while !Coroutine::room_for_one() && self.stacks.borrow_mut().release_one() {}
                 // SAFETY: the caller's promise, passed on.
                 let co = Box::new(unsafe { Coroutine::new(stack_size, tag, body) }?);
@@ -793,14 +809,14 @@ impl Hub {
         for spawn in spawns {
             let RemoteSpawn {
                 task,
-                stack_size,
+                room,
                 body,
                 failed,
             } = spawn;
             // SAFETY: the body is `'static`, or a scoped spawn's whose scope
             // waits for the coroutine to end.
             start_or_fail(&task, failed, || unsafe {
-                self.install(&task, stack_size, None, body)
+                self.install(&task, Start::HandedOver(room), body)
             });
         }
         if installed_any {

@@ -187,7 +187,7 @@ where
     if let Some(remote) = worker {
         // Another thread's hub: its task is made here, so that the handle
         // can be returned at once; the body (boxed) goes over with it.
-        coroutine::Coroutine::check_room(stack_size)?;
+        let room = coroutine::Coroutine::reserve_room(stack_size)?;
         let task = Hub::task_for(&remote, options.name, spawned_at, scope);
         let body: Box<dyn FnOnce() + Send + 'a> = Box::new(move || run_body(f));
         // SAFETY: only the lifetime changes: the caller guarantees that the
@@ -197,7 +197,7 @@ where
         };
         remote.submit(RemoteSpawn {
             task: task.clone(),
-            stack_size,
+            room,
             body,
             failed: fail_start::<T>,
         });

@@ -80,9 +80,10 @@ impl Builder {
     ///
     /// A coroutine may get its stack after this returns: on another hub,
     /// when that hub picks it up; on this thread's hub, at its first run,
-    /// when no ended coroutine's stack is free to reuse (its room under the
-    /// limit is then reserved here). If the kernel refuses the memory at
-    /// that point, the coroutine never runs and its
+    /// when no ended coroutine's stack is free to reuse. Its room under the
+    /// limit is reserved here either way, so the error above comes from
+    /// here. If the kernel refuses the memory itself at that later point,
+    /// the coroutine never runs and its
     /// [`join`](JoinHandle::join) returns `Err` with a
     /// `"failed to spawn thread: ..."` message as a panic's payload, where
     /// std's spawn would have returned the error.
