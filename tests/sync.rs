@@ -290,6 +290,50 @@ fn wake_ups_from_other_threads_reach_a_hub_asleep_either_way() {
     holder.join().unwrap().unwrap();
 }
 
+/// Poisoning is judged per coroutine, as per thread with std: a coroutine
+/// that drops a guard normally, while another coroutine of its thread is
+/// switched out in the middle of an unwind, does not poison the lock.
+#[test]
+fn a_guard_dropped_while_another_coroutine_unwinds_does_not_poison() {
+    struct BlockInDrop(Arc<AtomicBool>, mpsc::Receiver<()>);
+    impl Drop for BlockInDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+            let _ = self.1.recv(); // parks mid-unwind
+        }
+    }
+    let m = Arc::new(Mutex::new(0));
+    let m2 = m.clone();
+    // Both coroutines on one hub: spawned from a coroutine, they start on
+    // its hub.
+    let (poisoned, unwinder_panicked) = thread::spawn(move || {
+        let (release, blocked) = mpsc::channel();
+        let parked = Arc::new(AtomicBool::new(false));
+        let p = parked.clone();
+        let unwinder = thread::spawn(move || {
+            let _blocks = BlockInDrop(p, blocked);
+            panic!("unwinds, and parks in a destructor");
+        });
+        let start = Instant::now();
+        while !parked.load(Ordering::SeqCst) {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "the unwinder never parked"
+            );
+            thread::yield_now();
+        }
+        *m2.lock().unwrap() += 1;
+        let poisoned = m2.is_poisoned();
+        release.send(()).unwrap();
+        (poisoned, unwinder.join().is_err())
+    })
+    .join()
+    .unwrap();
+    assert!(!poisoned);
+    assert!(unwinder_panicked);
+    assert_eq!(*m.lock().unwrap(), 1);
+}
+
 #[test]
 fn once_lock_init_that_blocks_does_not_deadlock_the_hub() {
     static CELL: OnceLock<u32> = OnceLock::new();

@@ -40,6 +40,47 @@ case!(mutex_poisoning_after_a_panic, |sync, thread| {
     returned((joined, poisoned, value, try_poisoned, m.is_poisoned()))
 });
 
+case!(mutex_debug_output, |sync, thread| {
+    let m = sync::Arc::new(sync::Mutex::new(vec![1, 2]));
+    let free = format!("{m:?}");
+    let held = {
+        let g = m.lock().unwrap();
+        (format!("{m:?}"), format!("{g:?}"))
+    };
+    let m2 = m.clone();
+    let joined = thread::spawn(move || {
+        let _g = m2.lock().unwrap();
+        panic!("holder panics");
+    })
+    .join()
+    .is_err();
+    let poisoned = format!("{m:?}");
+    returned((free, held, joined, poisoned))
+});
+
+case!(
+    condvar_wait_reports_a_poisoning_during_it,
+    |sync, thread| {
+        let pair = sync::Arc::new((sync::Mutex::new(false), sync::Condvar::new()));
+        let (m, cv) = &*pair;
+        let g = m.lock().unwrap();
+        let p = pair.clone();
+        let holder = thread::spawn(move || {
+            let mut g = p.0.lock().unwrap();
+            *g = true;
+            p.1.notify_all();
+            panic!("panics holding the lock");
+        });
+        let waited = cv.wait_while(g, |ready| !*ready);
+        let (poisoned, ready) = match waited {
+            Ok(g) => (false, *g),
+            Err(p) => (true, *p.into_inner()),
+        };
+        let joined = holder.join().is_err();
+        returned((poisoned, ready, joined, m.is_poisoned()))
+    }
+);
+
 case!(condvar_timeouts_and_spurious_tolerance, |sync, thread| {
     let pair = sync::Arc::new((sync::Mutex::new(0), sync::Condvar::new()));
     let (m, cv) = &*pair;

@@ -7,7 +7,7 @@
 //! this module   the vocabulary, re-exported below
 //! floor 7       hooked (raw fds for libc hooks)
 //! floor 6       io (fd readiness: Registration) · spawn (joiners, spawn,
-//!               scopes)
+//!               scopes) · lock (the mutex under `sync::Mutex`)
 //! floor 5       wait (park, sleep, yield, the time-slice checkpoint,
 //!               Signal, WaitSlot, WaitQueue) · local (coroutine-locals)
 //! floor 4       report (panic hook, misuse reports)
@@ -33,6 +33,7 @@ mod hooked;
 mod hub;
 mod io;
 mod local;
+mod lock;
 mod monitor;
 mod overflow;
 mod pool;
@@ -57,6 +58,7 @@ pub(crate) use coroutine::{LocalGen, LocalYielder};
 pub(crate) use io::Registration;
 pub use io::{Direction, Plan};
 pub(crate) use local::get_or_init as local_get_or_init;
+pub(crate) use lock::{Lock, LockGuard, ReleasedGuard};
 pub(crate) use monitor::start as start_monitor;
 pub(crate) use pool::run_blocking;
 pub(crate) use report::panic_would_block_forever;
@@ -100,10 +102,15 @@ pub(crate) fn unwrap_wait<T>(waited: Result<T, WouldBlockForever>) -> T {
 
 /// Whether the caller unwinds: std's answer, corrected for coroutines of
 /// this thread switched out mid-unwind (std's flag is per OS thread).
+#[inline]
 pub(crate) fn panicking() -> bool {
-    if !std::thread::panicking() {
-        return false;
-    }
+    std::thread::panicking() && no_other_unwinder()
+}
+
+/// Whether no coroutine of this thread is switched out mid-unwind (so that
+/// std's per-thread flag is the caller's own).
+#[cold]
+fn no_other_unwinder() -> bool {
     hub::Hub::existing().is_none_or(|h| h.suspended_unwinders() == 0)
 }
 

@@ -155,21 +155,19 @@ impl Condvar {
     #[track_caller]
     fn wait_until<'a, T>(
         &self,
-        mut guard: MutexGuard<'a, T>,
+        guard: MutexGuard<'a, T>,
         deadline: Option<Instant>,
     ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
         // Registered before the mutex is released: a notify that follows
         // the release cannot be missed.
         let me = self.waiters.register();
-        let mutex = guard.release();
+        let (released, mutex) = guard.release();
         let waited = self.waiters.park_registered(&me, deadline, "Condvar::wait");
-        let poisoned = mutex.relock(&mut guard);
-        let notified = crate::runtime::unwrap_wait(waited);
-        let result = (guard, WaitTimeoutResult(!notified));
-        if poisoned {
-            Err(PoisonError::new(result))
-        } else {
-            Ok(result)
+        let retaken = MutexGuard::retake(released, mutex);
+        let timed_out = WaitTimeoutResult(!crate::runtime::unwrap_wait(waited));
+        match retaken {
+            Ok(guard) => Ok((guard, timed_out)),
+            Err(poisoned) => Err(PoisonError::new((poisoned.into_inner(), timed_out))),
         }
     }
 

@@ -4,7 +4,7 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
-use crate::runtime::WaitQueue;
+use crate::runtime::{Lock, LockGuard, ReleasedGuard};
 
 /// A mutual exclusion lock, as [`std::sync::Mutex`]; a coroutine that waits
 /// for it parks, so a lock held by another coroutine of the same thread
@@ -32,30 +32,27 @@ use crate::runtime::WaitQueue;
 /// assert_eq!(*counter.lock().unwrap(), 100);
 /// ```
 ///
-/// Differences from std: poisoning follows std's rule through std's own
-/// `Mutex` inside; one corner differs (see `MIGRATION.md`): a guard dropped
-/// by a coroutine while another coroutine of the thread is suspended
-/// mid-unwind poisons the lock.
+/// Differences from std: none in behaviour. Poisoning follows std's rule,
+/// judged per coroutine: a guard dropped by a coroutine while another
+/// coroutine of its thread is switched out mid-unwind does not poison the
+/// lock, as a thread's would not.
 #[derive(Default)]
 pub struct Mutex<T: ?Sized> {
-    waiters: WaitQueue,
-    inner: std::sync::Mutex<T>,
+    inner: Lock<T>,
 }
 
 /// The guard of a locked [`Mutex`]; unlocks when dropped.
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized + 'a> {
-    lock: &'a Mutex<T>,
-    // `None` only while a `Condvar` wait has the lock released.
-    inner: Option<std::sync::MutexGuard<'a, T>>,
+    inner: LockGuard<'a, T>,
+    mutex: &'a Mutex<T>,
 }
 
 impl<T> Mutex<T> {
     /// A new unlocked mutex.
     pub const fn new(t: T) -> Mutex<T> {
         Mutex {
-            waiters: WaitQueue::new(),
-            inner: std::sync::Mutex::new(t),
+            inner: Lock::new(t),
         }
     }
 
@@ -64,7 +61,10 @@ impl<T> Mutex<T> {
     /// # Errors
     /// A `PoisonError` holding the data if the mutex is poisoned.
     pub fn into_inner(self) -> LockResult<T> {
-        self.inner.into_inner()
+        match self.inner.into_inner() {
+            (value, false) => Ok(value),
+            (value, true) => Err(PoisonError::new(value)),
+        }
     }
 }
 
@@ -78,47 +78,10 @@ impl<T: ?Sized> Mutex<T> {
     /// From a thread's own context, if nothing could ever unlock it
     /// ([`WouldBlockForever`](crate::WouldBlockForever)).
     #[track_caller]
-    #[inline]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
-        // The uncontended lock first, in the caller: the wait's machinery
-        // stays out of line.
         crate::runtime::checkpoint();
-        match self.inner.try_lock() {
-            Ok(g) => self.wrap(Ok(g)),
-            Err(TryLockError::Poisoned(p)) => self.wrap(Err(p)),
-            Err(TryLockError::WouldBlock) => self.lock_contended(),
-        }
-    }
-
-    #[track_caller]
-    #[inline(never)]
-    fn lock_contended(&self) -> LockResult<MutexGuard<'_, T>> {
-        let waited = self
-            .waiters
-            .wait_for(None, "Mutex::lock", || match self.inner.try_lock() {
-                Ok(g) => Some(Ok(g)),
-                Err(TryLockError::Poisoned(p)) => Some(Err(p)),
-                Err(TryLockError::WouldBlock) => None,
-            });
-        let acquired = crate::runtime::unwrap_wait(waited)
-            .expect("a wait without deadline ends with the lock");
-        self.wrap(acquired)
-    }
-
-    fn wrap<'a>(
-        &'a self,
-        acquired: Result<std::sync::MutexGuard<'a, T>, PoisonError<std::sync::MutexGuard<'a, T>>>,
-    ) -> LockResult<MutexGuard<'a, T>> {
-        match acquired {
-            Ok(g) => Ok(MutexGuard {
-                lock: self,
-                inner: Some(g),
-            }),
-            Err(p) => Err(PoisonError::new(MutexGuard {
-                lock: self,
-                inner: Some(p.into_inner()),
-            })),
-        }
+        let guard = crate::runtime::unwrap_wait(self.inner.lock("Mutex::lock"));
+        self.wrap(guard)
     }
 
     /// Locks if free, without waiting.
@@ -128,17 +91,18 @@ impl<T: ?Sized> Mutex<T> {
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
         crate::runtime::checkpoint();
         match self.inner.try_lock() {
-            Ok(g) => Ok(MutexGuard {
-                lock: self,
-                inner: Some(g),
-            }),
-            Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
-            Err(TryLockError::Poisoned(p)) => {
-                Err(TryLockError::Poisoned(PoisonError::new(MutexGuard {
-                    lock: self,
-                    inner: Some(p.into_inner()),
-                })))
-            }
+            Some(guard) => self.wrap(guard).map_err(TryLockError::Poisoned),
+            None => Err(TryLockError::WouldBlock),
+        }
+    }
+
+    #[inline]
+    fn wrap<'a>(&'a self, inner: LockGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
+        let guard = MutexGuard { inner, mutex: self };
+        if self.inner.is_poisoned() {
+            Err(PoisonError::new(guard))
+        } else {
+            Ok(guard)
         }
     }
 
@@ -157,51 +121,41 @@ impl<T: ?Sized> Mutex<T> {
     /// # Errors
     /// A `PoisonError` if the mutex is poisoned.
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        self.inner.get_mut()
-    }
-
-    /// Re-takes the lock after a `Condvar` wait released it.
-    pub(crate) fn relock<'a>(&'a self, guard: &mut MutexGuard<'a, T>) -> bool {
-        match self.lock() {
-            Ok(mut g) => {
-                guard.inner = g.inner.take();
-                false
-            }
-            Err(p) => {
-                guard.inner = p.into_inner().inner.take();
-                true
-            }
+        match self.inner.get_mut() {
+            (value, false) => Ok(value),
+            (value, true) => Err(PoisonError::new(value)),
         }
     }
 }
 
 impl<'a, T: ?Sized> MutexGuard<'a, T> {
-    /// Releases the lock for a `Condvar` wait and wakes a waiter.
-    pub(crate) fn release(&mut self) -> &'a Mutex<T> {
-        drop(self.inner.take());
-        self.lock.waiters.notify_one();
-        self.lock
+    /// Releases the lock for a `Condvar` wait; `retake` takes it again.
+    pub(crate) fn release(self) -> (ReleasedGuard<'a, T>, &'a Mutex<T>) {
+        (self.inner.release_for_wait(), self.mutex)
     }
-}
 
-impl<T: ?Sized> Drop for MutexGuard<'_, T> {
-    fn drop(&mut self) {
-        if self.inner.take().is_some() {
-            self.lock.waiters.notify_one();
-        }
+    /// Takes the lock again after a `Condvar` wait (see `release`); the
+    /// guard, poisoned or not, as `lock` gives it.
+    #[track_caller]
+    pub(crate) fn retake(
+        released: ReleasedGuard<'a, T>,
+        mutex: &'a Mutex<T>,
+    ) -> LockResult<MutexGuard<'a, T>> {
+        let guard = crate::runtime::unwrap_wait(released.retake("Condvar::wait"));
+        mutex.wrap(guard)
     }
 }
 
 impl<T: ?Sized> Deref for MutexGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        self.inner.as_deref().expect("the guard holds the lock")
+        &self.inner
     }
 }
 
 impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        self.inner.as_deref_mut().expect("the guard holds the lock")
+        &mut self.inner
     }
 }
 
@@ -211,9 +165,17 @@ impl<T> From<T> for Mutex<T> {
     }
 }
 
+/// As std's: `Mutex { data: .., poisoned: .., .. }`, the data shown only
+/// if the lock is free.
 impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.inner, f)
+        let mut d = f.debug_struct("Mutex");
+        match self.inner.try_lock() {
+            Some(guard) => d.field("data", &&*guard),
+            None => d.field("data", &"<locked>"),
+        };
+        d.field("poisoned", &self.inner.is_poisoned());
+        d.finish_non_exhaustive()
     }
 }
 

@@ -23,7 +23,10 @@ use crate::runtime::WaitQueue;
 /// assert_eq!(*lock.read().unwrap(), 6);
 /// ```
 ///
-/// Differences from std: none beyond `Mutex`'s poisoning corner.
+/// Differences from std: poisoning is judged by std's per-OS-thread
+/// `panicking()`, kept in std's own lock inside: a guard dropped by a
+/// coroutine while another coroutine of its thread is switched out
+/// mid-unwind poisons the lock (greenstd's `Mutex` judges per coroutine).
 #[derive(Default)]
 pub struct RwLock<T: ?Sized> {
     waiters: WaitQueue,
