@@ -20,8 +20,8 @@ use std::ops::{Deref, DerefMut};
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
-use super::WouldBlockForever;
-use super::panicking;
+use super::error::WouldBlockForever;
+use super::report::panicking;
 use super::wait::WaitQueue;
 
 /// Nobody holds the lock.

@@ -10,7 +10,9 @@
 //!               scopes) · lock (the mutex under `sync::Mutex`)
 //! floor 5       wait (park, sleep, yield, the time-slice checkpoint,
 //!               Signal, WaitSlot, WaitQueue) · local (coroutine-locals)
-//! floor 4       report (panic hook, misuse reports)
+//!               · setup (one-time: hooks and handlers)
+//! floor 4       report (whether a coroutine unwinds, the panic hook,
+//!               misuse reports)
 //! floor 3       workers (the worker hubs, placement) · pool (the
 //!               blocking pool)
 //! floor 2       hub (the run loop: ready queue, timers, poll, stack pool)
@@ -20,8 +22,8 @@
 //! floor 0       task (wake-ups, through the `Schedule` trait the hub
 //!               implements) · coroutine (the only user of `generator`)
 //!               · error (the public payload types) · monitor · slice (the
-//!               time slice's clock) · setup (one-time) · spin (the lock
-//!               of short critical sections)
+//!               time slice's clock) · spin (the lock of short critical
+//!               sections)
 //! ```
 //!
 //! A new kind of wait is added to the vocabulary here, then used.
@@ -61,7 +63,7 @@ pub(crate) use local::get_or_init as local_get_or_init;
 pub(crate) use lock::{Lock, LockGuard, ReleasedGuard};
 pub(crate) use monitor::start as start_monitor;
 pub(crate) use pool::run_blocking;
-pub(crate) use report::panic_would_block_forever;
+pub(crate) use report::{panic_would_block_forever, panicking};
 pub(crate) use setup::once as setup;
 pub(crate) use slice::{set_slice as set_time_slice, slice as time_slice};
 pub(crate) use spawn::{
@@ -98,20 +100,6 @@ pub(crate) fn unwrap_wait<T>(waited: Result<T, WouldBlockForever>) -> T {
         Ok(value) => value,
         Err(e) => panic_would_block_forever(e),
     }
-}
-
-/// Whether the caller unwinds: std's answer, corrected for coroutines of
-/// this thread switched out mid-unwind (std's flag is per OS thread).
-#[inline]
-pub(crate) fn panicking() -> bool {
-    std::thread::panicking() && no_other_unwinder()
-}
-
-/// Whether no coroutine of this thread is switched out mid-unwind (so that
-/// std's per-thread flag is the caller's own).
-#[cold]
-fn no_other_unwinder() -> bool {
-    hub::Hub::existing().is_none_or(|h| h.suspended_unwinders() == 0)
 }
 
 /// A greenlet `switch()` to `task`: flags and wakes it, and makes it the

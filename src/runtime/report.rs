@@ -1,12 +1,26 @@
-//! Reports on stderr: the panic hook that reports coroutine panics the way
-//! std reports thread panics, the would-block-forever report, and std's
-//! "fatal runtime error" aborts.
+//! Unwinding and reports on stderr: whether a coroutine unwinds, the panic
+//! hook that reports coroutine panics the way std reports thread panics,
+//! the would-block-forever report, and std's "fatal runtime error" aborts.
 
 use std::panic::{self, PanicHookInfo};
 use std::sync::Once;
 
 use super::context;
 use super::error::{Killed, TimeoutExpired, WouldBlockForever};
+
+/// Whether the caller unwinds: std's answer, corrected for coroutines of
+/// this thread switched out mid-unwind (std's flag is per OS thread).
+#[inline]
+pub(crate) fn panicking() -> bool {
+    std::thread::panicking() && no_other_unwinder()
+}
+
+/// Whether no coroutine of this thread is switched out mid-unwind (so that
+/// std's per-thread flag is the caller's own).
+#[cold]
+fn no_other_unwinder() -> bool {
+    super::hub::Hub::existing().is_none_or(|h| h.suspended_unwinders() == 0)
+}
 
 /// Prints the report of a would-block-forever wait on stderr, as gevent
 /// prints `LoopExit`'s traceback: the error is returned as well, but a
