@@ -149,6 +149,84 @@ fn rwlock_readers_share_and_writers_exclude() {
     assert_eq!(*l.read().unwrap(), 1);
 }
 
+/// Readers that hold the lock across switches, writers that update two
+/// fields, coroutines and threads together: no reader sees half an update,
+/// every write lands, nobody waits for good.
+#[test]
+fn rwlock_under_load_from_coroutines_and_threads() {
+    let l = Arc::new(RwLock::new((0u64, 0u64)));
+    let torn = Arc::new(AtomicUsize::new(0));
+    let work = |i: usize, l: Arc<RwLock<(u64, u64)>>, torn: Arc<AtomicUsize>| {
+        move || {
+            for _ in 0..200 {
+                if i.is_multiple_of(4) {
+                    let mut w = l.write().unwrap();
+                    w.0 += 1;
+                    thread::yield_now(); // others run while it writes
+                    w.1 += 1;
+                } else {
+                    let r = l.read().unwrap();
+                    thread::yield_now(); // and while they read
+                    if r.0 != r.1 {
+                        torn.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+    };
+    let coroutines: Vec<_> = (0..40)
+        .map(|i| thread::spawn(work(i, l.clone(), torn.clone())))
+        .collect();
+    let threads: Vec<_> = (0..4)
+        .map(|i| std::thread::spawn(work(i, l.clone(), torn.clone())))
+        .collect();
+    for h in coroutines {
+        h.join().unwrap();
+    }
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(torn.load(Ordering::Relaxed), 0);
+    assert_eq!(*l.read().unwrap(), (11 * 200, 11 * 200));
+}
+
+/// A waiting writer holds new readers back (as std's lock on Linux), so a
+/// stream of readers cannot starve it; it gets the lock when the readers
+/// before it are done.
+#[test]
+fn a_waiting_writer_goes_before_later_readers() {
+    let l = Arc::new(RwLock::new(0));
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let (l2, o2) = (l.clone(), order.clone());
+    // Spawned from a coroutine: all on one hub, run in turn.
+    thread::spawn(move || {
+        let first = l2.read().unwrap();
+        let (l3, o3) = (l2.clone(), o2.clone());
+        let writer = thread::spawn(move || {
+            *l3.write().unwrap() += 1;
+            o3.lock().unwrap().push("writer");
+        });
+        thread::yield_now(); // the writer now waits
+        assert!(
+            l2.try_read().is_err(),
+            "a reader must wait behind the writer"
+        );
+        let (l4, o4) = (l2.clone(), o2.clone());
+        let reader = thread::spawn(move || {
+            let v = *l4.read().unwrap();
+            o4.lock().unwrap().push("reader");
+            v
+        });
+        thread::yield_now(); // the later reader now waits too
+        drop(first);
+        writer.join().unwrap();
+        assert_eq!(reader.join().unwrap(), 1, "the reader saw the write");
+    })
+    .join()
+    .unwrap();
+    assert_eq!(*order.lock().unwrap(), ["writer", "reader"]);
+}
+
 #[test]
 fn channel_errors_and_timeouts() {
     let (tx, rx) = mpsc::channel::<u8>();

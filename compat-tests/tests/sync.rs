@@ -81,6 +81,55 @@ case!(
     }
 );
 
+case!(rwlock_debug_display_and_poisoning, |sync, thread| {
+    let l = sync::Arc::new(sync::RwLock::new(7));
+    let free = format!("{l:?}");
+    let read_held = {
+        let r = l.read().unwrap();
+        (format!("{l:?}"), format!("{r:?} {r}"))
+    };
+    let write_held = {
+        let w = l.write().unwrap();
+        (format!("{l:?}"), format!("{w:?} {w}"))
+    };
+    let l2 = l.clone();
+    let reader_panicked = thread::spawn(move || {
+        let _r = l2.read().unwrap();
+        panic!("a reader panics");
+    })
+    .join()
+    .is_err();
+    let after_reader = l.is_poisoned();
+    let l3 = l.clone();
+    let writer_panicked = thread::spawn(move || {
+        let _w = l3.write().unwrap();
+        panic!("a writer panics");
+    })
+    .join()
+    .is_err();
+    let poisoned = format!("{l:?}");
+    let read_err = l.read().is_err();
+    let downgraded = {
+        let mut w = l.write().unwrap_or_else(sync::PoisonError::into_inner);
+        *w += 1;
+        let r = sync::RwLockWriteGuard::downgrade(w);
+        let other = matches!(l.try_read(), Err(sync::TryLockError::Poisoned(_)));
+        let writer = matches!(l.try_write(), Err(sync::TryLockError::WouldBlock));
+        (*r, other, writer)
+    };
+    returned((
+        free,
+        read_held,
+        write_held,
+        reader_panicked,
+        after_reader,
+        writer_panicked,
+        poisoned,
+        read_err,
+        downgraded,
+    ))
+});
+
 case!(condvar_timeouts_and_spurious_tolerance, |sync, thread| {
     let pair = sync::Arc::new((sync::Mutex::new(0), sync::Condvar::new()));
     let (m, cv) = &*pair;

@@ -7,7 +7,8 @@
 //! this module   the vocabulary, re-exported below
 //! floor 7       hooked (raw fds for libc hooks)
 //! floor 6       io (fd readiness: Registration) · spawn (joiners, spawn,
-//!               scopes) · lock (the mutex under `sync::Mutex`)
+//!               scopes) · lock (the mutex under `sync::Mutex`) · shared
+//!               (the readers-writer lock under `sync::RwLock`)
 //! floor 5       wait (park, sleep, yield, the time-slice checkpoint,
 //!               Signal, WaitSlot, WaitQueue) · local (coroutine-locals)
 //!               · setup (one-time: hooks and handlers)
@@ -42,6 +43,7 @@ mod pool;
 mod reactor;
 mod report;
 mod setup;
+mod shared;
 mod slice;
 mod spawn;
 mod spin;
@@ -65,6 +67,7 @@ pub(crate) use monitor::start as start_monitor;
 pub(crate) use pool::run_blocking;
 pub(crate) use report::{panic_would_block_forever, panicking};
 pub(crate) use setup::once as setup;
+pub(crate) use shared::{ReadGuard, SharedLock, WriteGuard};
 pub(crate) use slice::{set_slice as set_time_slice, slice as time_slice};
 pub(crate) use spawn::{
     Joiner, ScopeData, SpawnOptions, TaskHolder, run_scope, spawn, spawn_unchecked,

@@ -4,7 +4,7 @@ use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::{LockResult, PoisonError, TryLockError, TryLockResult};
 
-use crate::runtime::WaitQueue;
+use crate::runtime::{ReadGuard, SharedLock, WriteGuard};
 
 /// A reader-writer lock, as [`std::sync::RwLock`]; waiting parks the
 /// coroutine.
@@ -23,53 +23,32 @@ use crate::runtime::WaitQueue;
 /// assert_eq!(*lock.read().unwrap(), 6);
 /// ```
 ///
-/// Differences from std: poisoning is judged by std's per-OS-thread
-/// `panicking()`, kept in std's own lock inside: a guard dropped by a
-/// coroutine while another coroutine of its thread is switched out
-/// mid-unwind poisons the lock (greenstd's `Mutex` judges per coroutine).
+/// Differences from std: none in behaviour. Writers are preferred, as by
+/// std's lock on Linux (a reader waits while a writer waits). Poisoning
+/// (by a writer that unwinds) is judged per coroutine, as std per thread.
 #[derive(Default)]
 pub struct RwLock<T: ?Sized> {
-    waiters: WaitQueue,
-    inner: std::sync::RwLock<T>,
+    inner: SharedLock<T>,
 }
 
-/// Shared access to a [`RwLock`]'s data; released when dropped.
-///
-/// Covariant in `T`, as std's: it holds the lock's wait queue, not the lock
-/// (`&RwLock<T>` would make it invariant).
+/// Shared access to a [`RwLock`]'s data; released when dropped. Covariant
+/// in `T`, as std's.
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockReadGuard<'a, T: ?Sized + 'a> {
-    waiters: &'a WaitQueue,
-    inner: Option<std::sync::RwLockReadGuard<'a, T>>,
+    inner: ReadGuard<'a, T>,
 }
 
 /// Exclusive access to a [`RwLock`]'s data; released when dropped.
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockWriteGuard<'a, T: ?Sized + 'a> {
-    lock: &'a RwLock<T>,
-    inner: Option<std::sync::RwLockWriteGuard<'a, T>>,
-}
-
-/// Waits on `lock`'s queue until `attempt` succeeds or reports poison.
-fn acquire<T: ?Sized, G>(
-    lock: &RwLock<T>,
-    what: &'static str,
-    mut attempt: impl FnMut() -> TryLockResult<G>,
-) -> LockResult<G> {
-    let waited = lock.waiters.wait_for(None, what, || match attempt() {
-        Ok(g) => Some(Ok(g)),
-        Err(TryLockError::Poisoned(p)) => Some(Err(PoisonError::new(p.into_inner()))),
-        Err(TryLockError::WouldBlock) => None,
-    });
-    crate::runtime::unwrap_wait(waited).expect("a wait without deadline ends with the lock")
+    inner: WriteGuard<'a, T>,
 }
 
 impl<T> RwLock<T> {
     /// A new unlocked lock.
     pub const fn new(t: T) -> RwLock<T> {
         RwLock {
-            waiters: WaitQueue::new(),
-            inner: std::sync::RwLock::new(t),
+            inner: SharedLock::new(t),
         }
     }
 
@@ -78,27 +57,42 @@ impl<T> RwLock<T> {
     /// # Errors
     /// A `PoisonError` holding the data if poisoned.
     pub fn into_inner(self) -> LockResult<T> {
-        self.inner.into_inner()
+        match self.inner.into_inner() {
+            (value, false) => Ok(value),
+            (value, true) => Err(PoisonError::new(value)),
+        }
     }
 }
 
 impl<T: ?Sized> RwLock<T> {
-    /// Takes shared access, parking while a writer holds the lock.
+    /// Takes shared access, parking while a writer holds the lock (or
+    /// waits for it).
     ///
     /// # Errors
     /// A `PoisonError` holding the guard if a writer panicked.
+    ///
+    /// # Panics
+    /// From a thread's own context, if nothing could ever release it
+    /// ([`WouldBlockForever`](crate::WouldBlockForever)).
     #[track_caller]
     pub fn read(&self) -> LockResult<RwLockReadGuard<'_, T>> {
-        acquire(self, "RwLock::read", || self.attempt_read())
+        crate::runtime::checkpoint();
+        let inner = crate::runtime::unwrap_wait(self.inner.read("RwLock::read"));
+        self.poisoned_or(RwLockReadGuard { inner })
     }
 
     /// Takes exclusive access, parking while others hold the lock.
     ///
     /// # Errors
     /// A `PoisonError` holding the guard if a writer panicked.
+    ///
+    /// # Panics
+    /// As [`read`](Self::read).
     #[track_caller]
     pub fn write(&self) -> LockResult<RwLockWriteGuard<'_, T>> {
-        acquire(self, "RwLock::write", || self.attempt_write())
+        crate::runtime::checkpoint();
+        let inner = crate::runtime::unwrap_wait(self.inner.write("RwLock::write"));
+        self.poisoned_or(RwLockWriteGuard { inner })
     }
 
     /// Takes shared access if available now.
@@ -107,20 +101,11 @@ impl<T: ?Sized> RwLock<T> {
     /// `WouldBlock` if a writer holds it; `Poisoned` if poisoned.
     pub fn try_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
         crate::runtime::checkpoint();
-        self.attempt_read()
-    }
-
-    fn attempt_read(&self) -> TryLockResult<RwLockReadGuard<'_, T>> {
-        let wrap = |g| RwLockReadGuard {
-            waiters: &self.waiters,
-            inner: Some(g),
-        };
         match self.inner.try_read() {
-            Ok(g) => Ok(wrap(g)),
-            Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
-            Err(TryLockError::Poisoned(p)) => Err(TryLockError::Poisoned(PoisonError::new(wrap(
-                p.into_inner(),
-            )))),
+            Some(inner) => self
+                .poisoned_or(RwLockReadGuard { inner })
+                .map_err(TryLockError::Poisoned),
+            None => Err(TryLockError::WouldBlock),
         }
     }
 
@@ -130,20 +115,20 @@ impl<T: ?Sized> RwLock<T> {
     /// `WouldBlock` if held; `Poisoned` if poisoned.
     pub fn try_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
         crate::runtime::checkpoint();
-        self.attempt_write()
+        match self.inner.try_write() {
+            Some(inner) => self
+                .poisoned_or(RwLockWriteGuard { inner })
+                .map_err(TryLockError::Poisoned),
+            None => Err(TryLockError::WouldBlock),
+        }
     }
 
-    fn attempt_write(&self) -> TryLockResult<RwLockWriteGuard<'_, T>> {
-        let wrap = |g| RwLockWriteGuard {
-            lock: self,
-            inner: Some(g),
-        };
-        match self.inner.try_write() {
-            Ok(g) => Ok(wrap(g)),
-            Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
-            Err(TryLockError::Poisoned(p)) => Err(TryLockError::Poisoned(PoisonError::new(wrap(
-                p.into_inner(),
-            )))),
+    #[inline]
+    fn poisoned_or<G>(&self, guard: G) -> LockResult<G> {
+        if self.inner.is_poisoned() {
+            Err(PoisonError::new(guard))
+        } else {
+            Ok(guard)
         }
     }
 
@@ -162,57 +147,40 @@ impl<T: ?Sized> RwLock<T> {
     /// # Errors
     /// A `PoisonError` if poisoned.
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        self.inner.get_mut()
+        match self.inner.get_mut() {
+            (value, false) => Ok(value),
+            (value, true) => Err(PoisonError::new(value)),
+        }
     }
 }
 
 impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// Turns exclusive access into shared access without letting another
     /// writer in between.
-    pub fn downgrade(mut s: Self) -> RwLockReadGuard<'a, T> {
-        let write = s.inner.take().expect("the guard holds the lock");
-        let lock = s.lock;
-        drop(s);
-        let read = std::sync::RwLockWriteGuard::downgrade(write);
-        lock.waiters.notify_all();
+    pub fn downgrade(s: Self) -> RwLockReadGuard<'a, T> {
         RwLockReadGuard {
-            waiters: &lock.waiters,
-            inner: Some(read),
+            inner: s.inner.downgrade(),
         }
-    }
-}
-
-impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
-    fn drop(&mut self) {
-        drop(self.inner.take());
-        self.waiters.notify_all();
-    }
-}
-
-impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
-    fn drop(&mut self) {
-        drop(self.inner.take());
-        self.lock.waiters.notify_all();
     }
 }
 
 impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        self.inner.as_deref().expect("the guard holds the lock")
+        &self.inner
     }
 }
 
 impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        self.inner.as_deref().expect("the guard holds the lock")
+        &self.inner
     }
 }
 
 impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        self.inner.as_deref_mut().expect("the guard holds the lock")
+        &mut self.inner
     }
 }
 
@@ -222,9 +190,17 @@ impl<T> From<T> for RwLock<T> {
     }
 }
 
+/// As std's: `RwLock { data: .., poisoned: .., .. }`, the data shown only
+/// if no writer holds the lock.
 impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.inner, f)
+        let mut d = f.debug_struct("RwLock");
+        match self.inner.try_read() {
+            Some(guard) => d.field("data", &&*guard),
+            None => d.field("data", &format_args!("<locked>")),
+        };
+        d.field("poisoned", &self.inner.is_poisoned());
+        d.finish_non_exhaustive()
     }
 }
 
@@ -237,5 +213,17 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockReadGuard<'_, T> {
 impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLockWriteGuard<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for RwLockReadGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
+    }
+}
+
+impl<T: ?Sized + fmt::Display> fmt::Display for RwLockWriteGuard<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&**self, f)
     }
 }
