@@ -37,12 +37,18 @@ fn main() {
     };
     may::config().set_workers(1);
     type Case = fn(&str, &Sizes) -> Option<Duration>;
-    let cases: [(&str, String, u64, Case); 5] = [
+    let cases: [(&str, String, u64, Case); 6] = [
         (
             "uncontended",
             format!("uncontended lock+unlock ({})", s.uncontended),
             s.uncontended,
             uncontended,
+        ),
+        (
+            "read",
+            format!("uncontended RwLock read+unlock ({})", s.uncontended),
+            s.uncontended,
+            uncontended_read,
         ),
         (
             "contended",
@@ -140,6 +146,45 @@ fn uncontended(rt: &str, s: &Sizes) -> Option<Duration> {
             let start = Instant::now();
             for _ in 0..n {
                 *m.lock().unwrap() += 1;
+            }
+            start.elapsed()
+        }
+        _ => return None,
+    })
+}
+
+fn uncontended_read(rt: &str, s: &Sizes) -> Option<Duration> {
+    let n = s.uncontended;
+    Some(match rt {
+        "greenstd" => {
+            let l = greenstd::sync::RwLock::new(1u64);
+            let start = Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(*l.read().unwrap());
+            }
+            start.elapsed()
+        }
+        "std" => {
+            let l = std::sync::RwLock::new(1u64);
+            let start = Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(*l.read().unwrap());
+            }
+            start.elapsed()
+        }
+        "tokio" => current_thread().block_on(async move {
+            let l = tokio::sync::RwLock::new(1u64);
+            let start = Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(*l.read().await);
+            }
+            start.elapsed()
+        }),
+        "may" => {
+            let l = may::sync::RwLock::new(1u64);
+            let start = Instant::now();
+            for _ in 0..n {
+                std::hint::black_box(*l.read().unwrap());
             }
             start.elapsed()
         }
