@@ -9,19 +9,17 @@
 //! waiter count had to be read after it, behind a full fence (uncontended
 //! lock and unlock: 19 ns, against 4 for std's own mutex).
 //!
-//! Poisoning follows std's rule (a guard dropped while its holder unwinds
-//! poisons the lock), with the coroutine-aware [`panicking`]: a coroutine
-//! that drops a guard while another coroutine of its thread is switched
-//! out mid-unwind does not poison it, as a thread would not.
+//! Poisoning follows std's rule (see `poison.rs`), judged per coroutine:
+//! a coroutine that drops a guard while another coroutine of its thread is
+//! switched out mid-unwind does not poison it, as a thread would not.
 
-use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::{RefUnwindSafe, UnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use super::error::WouldBlockForever;
-use super::report::panicking;
+use super::poison::{PoisonCell, PoisonOnUnwind};
 use super::wait::WaitQueue;
 
 /// Nobody holds the lock.
@@ -34,9 +32,8 @@ const CONTENDED: u8 = 2;
 /// A value behind mutual exclusion, with std's poisoning.
 pub(crate) struct Lock<T: ?Sized> {
     state: AtomicU8,
-    poisoned: AtomicBool,
     waiters: WaitQueue,
-    value: UnsafeCell<T>,
+    cell: PoisonCell<T>,
 }
 
 // SAFETY: the lock hands out one guard at a time, so the value is reached
@@ -51,9 +48,7 @@ impl<T: ?Sized> RefUnwindSafe for Lock<T> {}
 /// The proof of holding a [`Lock`]; releases it when dropped.
 pub(crate) struct LockGuard<'a, T: ?Sized> {
     lock: &'a Lock<T>,
-    /// Whether its holder was unwinding when it took the lock (std's rule:
-    /// only a panic that starts while the lock is held poisons it).
-    panicking: bool,
+    poison: PoisonOnUnwind,
     /// Not `Send`, as std's guard: released where it was taken.
     _not_send: PhantomData<*const ()>,
 }
@@ -72,16 +67,14 @@ impl<T> Lock<T> {
     pub(crate) const fn new(value: T) -> Self {
         Lock {
             state: AtomicU8::new(FREE),
-            poisoned: AtomicBool::new(false),
             waiters: WaitQueue::new(),
-            value: UnsafeCell::new(value),
+            cell: PoisonCell::new(value),
         }
     }
 
     /// The value, and whether the lock was poisoned.
     pub(crate) fn into_inner(self) -> (T, bool) {
-        let poisoned = self.poisoned.load(Ordering::Relaxed);
-        (self.value.into_inner(), poisoned)
+        self.cell.into_inner()
     }
 }
 
@@ -92,7 +85,7 @@ impl<T: ?Sized> Lock<T> {
         self.state
             .compare_exchange(FREE, HELD, Ordering::Acquire, Ordering::Relaxed)
             .is_ok()
-            .then(|| self.guard(panicking()))
+            .then(|| self.guard(PoisonOnUnwind::now()))
     }
 
     /// Takes the lock, parking the caller while another holds it.
@@ -103,7 +96,7 @@ impl<T: ?Sized> Lock<T> {
     pub(crate) fn lock(&self, what: &'static str) -> Result<LockGuard<'_, T>, WouldBlockForever> {
         match self.try_lock() {
             Some(guard) => Ok(guard),
-            None => self.lock_contended(what, panicking()),
+            None => self.lock_contended(what, PoisonOnUnwind::now()),
         }
     }
 
@@ -115,7 +108,7 @@ impl<T: ?Sized> Lock<T> {
     fn lock_contended(
         &self,
         what: &'static str,
-        panicking: bool,
+        poison: PoisonOnUnwind,
     ) -> Result<LockGuard<'_, T>, WouldBlockForever> {
         let took = self.waiters.wait_for(None, what, || {
             // Sequentially consistent, with the waiter's registration
@@ -125,13 +118,13 @@ impl<T: ?Sized> Lock<T> {
             (self.state.swap(CONTENDED, Ordering::SeqCst) == FREE).then_some(())
         })?;
         debug_assert!(took.is_some(), "a wait without deadline ends with the lock");
-        Ok(self.guard(panicking))
+        Ok(self.guard(poison))
     }
 
-    fn guard(&self, panicking: bool) -> LockGuard<'_, T> {
+    fn guard(&self, poison: PoisonOnUnwind) -> LockGuard<'_, T> {
         LockGuard {
             lock: self,
-            panicking,
+            poison,
             _not_send: PhantomData,
         }
     }
@@ -144,21 +137,15 @@ impl<T: ?Sized> Lock<T> {
         }
     }
 
-    /// Whether a holder unwound while holding it.
-    pub(crate) fn is_poisoned(&self) -> bool {
-        self.poisoned.load(Ordering::Relaxed)
-    }
-
-    /// Forgets that a holder unwound.
-    pub(crate) fn clear_poison(&self) {
-        self.poisoned.store(false, Ordering::Relaxed);
+    /// The value and its poison flag.
+    pub(crate) fn cell(&self) -> &PoisonCell<T> {
+        &self.cell
     }
 
     /// The value through a unique borrow (no lock needed), and whether the
     /// lock is poisoned.
     pub(crate) fn get_mut(&mut self) -> (&mut T, bool) {
-        let poisoned = self.is_poisoned();
-        (self.value.get_mut(), poisoned)
+        self.cell.get_mut()
     }
 }
 
@@ -169,7 +156,7 @@ impl<'a, T: ?Sized> LockGuard<'a, T> {
     pub(crate) fn release_for_wait(self) -> ReleasedGuard<'a, T> {
         let released = ReleasedGuard {
             lock: self.lock,
-            panicking: self.panicking,
+            poison: self.poison,
         };
         std::mem::forget(self);
         released.lock.release();
@@ -180,7 +167,7 @@ impl<'a, T: ?Sized> LockGuard<'a, T> {
 /// A guard whose lock a wait released (see [`LockGuard::release_for_wait`]).
 pub(crate) struct ReleasedGuard<'a, T: ?Sized> {
     lock: &'a Lock<T>,
-    panicking: bool,
+    poison: PoisonOnUnwind,
 }
 
 impl<'a, T: ?Sized> ReleasedGuard<'a, T> {
@@ -191,10 +178,10 @@ impl<'a, T: ?Sized> ReleasedGuard<'a, T> {
     pub(crate) fn retake(self, what: &'static str) -> Result<LockGuard<'a, T>, WouldBlockForever> {
         match self.lock.try_lock() {
             Some(mut guard) => {
-                guard.panicking = self.panicking;
+                guard.poison = self.poison;
                 Ok(guard)
             }
-            None => self.lock.lock_contended(what, self.panicking),
+            None => self.lock.lock_contended(what, self.poison),
         }
     }
 }
@@ -204,23 +191,21 @@ impl<T: ?Sized> Deref for LockGuard<'_, T> {
     fn deref(&self) -> &T {
         // SAFETY: the guard holds the lock: no other reference to the value
         // exists but through it.
-        unsafe { &*self.lock.value.get() }
+        unsafe { &*self.lock.cell.get() }
     }
 }
 
 impl<T: ?Sized> DerefMut for LockGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: as in `deref`, and the guard is borrowed uniquely.
-        unsafe { &mut *self.lock.value.get() }
+        unsafe { &mut *self.lock.cell.get() }
     }
 }
 
 impl<T: ?Sized> Drop for LockGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        if !self.panicking && panicking() {
-            self.lock.poisoned.store(true, Ordering::Relaxed);
-        }
+        self.poison.apply(&self.lock.cell);
         self.lock.release();
     }
 }
@@ -267,9 +252,9 @@ mod tests {
             let _held = lock.lock("test").unwrap();
             panic!("poison it");
         });
-        assert!(lock.is_poisoned());
-        lock.clear_poison();
-        assert!(!lock.is_poisoned());
+        assert!(lock.cell().is_poisoned());
+        lock.cell().clear_poison();
+        assert!(!lock.cell().is_poisoned());
         // Taken during an unwind and dropped in it: not poisoned (std's rule).
         struct TakeInDrop<'a>(&'a Lock<i32>);
         impl Drop for TakeInDrop<'_> {
@@ -281,7 +266,7 @@ mod tests {
             let _taker = TakeInDrop(&lock);
             panic!("unwind through it");
         });
-        assert!(!lock.is_poisoned());
+        assert!(!lock.cell().is_poisoned());
     }
 
     #[test]

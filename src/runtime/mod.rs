@@ -11,7 +11,8 @@
 //!               (the readers-writer lock under `sync::RwLock`)
 //! floor 5       wait (park, sleep, yield, the time-slice checkpoint,
 //!               Signal, WaitSlot, WaitQueue) · local (coroutine-locals)
-//!               · setup (one-time: hooks and handlers)
+//!               · setup (one-time: hooks and handlers) · poison (a lock's
+//!               value and std's poison rule)
 //! floor 4       report (whether a coroutine unwinds, the panic hook,
 //!               misuse reports)
 //! floor 3       workers (the worker hubs, placement) · pool (the
@@ -39,6 +40,7 @@ mod local;
 mod lock;
 mod monitor;
 mod overflow;
+mod poison;
 mod pool;
 mod reactor;
 mod report;

@@ -11,19 +11,18 @@
 //! cannot starve a writer. A release that leaves the lock free with
 //! waiters wakes them all (one queue for both kinds); each tries again.
 //!
-//! Poisoning as std's: a write guard dropped while its holder unwinds
-//! poisons the lock (judged per coroutine, see [`panicking`]); readers do
-//! not poison.
+//! Poisoning as std's (see `poison.rs`): a write guard dropped while its
+//! holder unwinds poisons the lock, judged per coroutine; readers do not
+//! poison.
 
-use std::cell::UnsafeCell;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::{RefUnwindSafe, UnwindSafe};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::error::WouldBlockForever;
-use super::report::panicking;
+use super::poison::{PoisonCell, PoisonOnUnwind};
 use super::wait::WaitQueue;
 
 /// The readers' count occupies the low bits.
@@ -47,8 +46,7 @@ pub(crate) struct RawShared {
 /// A value behind a readers-writer lock, with std's poisoning.
 pub(crate) struct SharedLock<T: ?Sized> {
     raw: RawShared,
-    poisoned: AtomicBool,
-    value: UnsafeCell<T>,
+    cell: PoisonCell<T>,
 }
 
 // SAFETY: as std's `RwLock`: readers on several threads share `&T` (so
@@ -74,8 +72,7 @@ unsafe impl<T: ?Sized + Sync> Sync for ReadGuard<'_, T> {}
 /// Exclusive access; released when dropped.
 pub(crate) struct WriteGuard<'a, T: ?Sized> {
     lock: &'a SharedLock<T>,
-    /// Whether its holder was unwinding when it took the lock (std's rule).
-    panicking: bool,
+    poison: PoisonOnUnwind,
     _not_send: PhantomData<*const ()>,
 }
 
@@ -96,15 +93,13 @@ impl<T> SharedLock<T> {
                 state: AtomicU32::new(0),
                 waiters: WaitQueue::new(),
             },
-            poisoned: AtomicBool::new(false),
-            value: UnsafeCell::new(value),
+            cell: PoisonCell::new(value),
         }
     }
 
     /// The value, and whether the lock was poisoned.
     pub(crate) fn into_inner(self) -> (T, bool) {
-        let poisoned = self.poisoned.load(Ordering::Relaxed);
-        (self.value.into_inner(), poisoned)
+        self.cell.into_inner()
     }
 }
 
@@ -283,13 +278,13 @@ impl<T: ?Sized> SharedLock<T> {
     /// From a thread's own context, when nothing could ever release it.
     #[inline]
     pub(crate) fn write(&self, what: &'static str) -> Result<WriteGuard<'_, T>, WouldBlockForever> {
-        let panicking = panicking();
+        let poison = PoisonOnUnwind::now();
         if !self.raw.try_write() {
             self.raw.wait(true, what)?;
         }
         Ok(WriteGuard {
             lock: self,
-            panicking,
+            poison,
             _not_send: PhantomData,
         })
     }
@@ -297,7 +292,7 @@ impl<T: ?Sized> SharedLock<T> {
     fn read_guard(&self) -> ReadGuard<'_, T> {
         ReadGuard {
             // SAFETY: `UnsafeCell::get` is never null.
-            value: unsafe { NonNull::new_unchecked(self.value.get()) },
+            value: unsafe { NonNull::new_unchecked(self.cell.get()) },
             raw: &self.raw,
             _marker: PhantomData,
         }
@@ -306,26 +301,20 @@ impl<T: ?Sized> SharedLock<T> {
     fn write_guard(&self) -> WriteGuard<'_, T> {
         WriteGuard {
             lock: self,
-            panicking: panicking(),
+            poison: PoisonOnUnwind::now(),
             _not_send: PhantomData,
         }
     }
 
-    /// Whether a writer unwound while holding it.
-    pub(crate) fn is_poisoned(&self) -> bool {
-        self.poisoned.load(Ordering::Relaxed)
-    }
-
-    /// Forgets that a writer unwound.
-    pub(crate) fn clear_poison(&self) {
-        self.poisoned.store(false, Ordering::Relaxed);
+    /// The value and its poison flag.
+    pub(crate) fn cell(&self) -> &PoisonCell<T> {
+        &self.cell
     }
 
     /// The value through a unique borrow (no lock needed), and whether the
     /// lock is poisoned.
     pub(crate) fn get_mut(&mut self) -> (&mut T, bool) {
-        let poisoned = self.is_poisoned();
-        (self.value.get_mut(), poisoned)
+        self.cell.get_mut()
     }
 }
 
@@ -353,14 +342,14 @@ impl<T: ?Sized> Deref for WriteGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
         // SAFETY: the guard holds the write lock.
-        unsafe { &*self.lock.value.get() }
+        unsafe { &*self.lock.cell.get() }
     }
 }
 
 impl<T: ?Sized> DerefMut for WriteGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: the guard holds the write lock and is borrowed uniquely.
-        unsafe { &mut *self.lock.value.get() }
+        unsafe { &mut *self.lock.cell.get() }
     }
 }
 
@@ -374,9 +363,7 @@ impl<T: ?Sized> Drop for ReadGuard<'_, T> {
 impl<T: ?Sized> Drop for WriteGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        if !self.panicking && panicking() {
-            self.lock.poisoned.store(true, Ordering::Relaxed);
-        }
+        self.poison.apply(&self.lock.cell);
         self.lock.raw.write_unlock();
     }
 }
@@ -464,11 +451,11 @@ mod tests {
             let _r = lock.read("test").unwrap();
             panic!("a reader unwinds");
         });
-        assert!(!lock.is_poisoned());
+        assert!(!lock.cell().is_poisoned());
         let _ = std::panic::catch_unwind(|| {
             let _w = lock.write("test").unwrap();
             panic!("a writer unwinds");
         });
-        assert!(lock.is_poisoned());
+        assert!(lock.cell().is_poisoned());
     }
 }

@@ -99,7 +99,7 @@ impl<T: ?Sized> Mutex<T> {
     #[inline]
     fn wrap<'a>(&'a self, inner: LockGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
         let guard = MutexGuard { inner, mutex: self };
-        if self.inner.is_poisoned() {
+        if self.inner.cell().is_poisoned() {
             Err(PoisonError::new(guard))
         } else {
             Ok(guard)
@@ -108,12 +108,12 @@ impl<T: ?Sized> Mutex<T> {
 
     /// Whether the mutex is poisoned.
     pub fn is_poisoned(&self) -> bool {
-        self.inner.is_poisoned()
+        self.inner.cell().is_poisoned()
     }
 
     /// Clears the poisoned state.
     pub fn clear_poison(&self) {
-        self.inner.clear_poison();
+        self.inner.cell().clear_poison();
     }
 
     /// A mutable reference to the data, without locking.
@@ -174,7 +174,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
             Some(guard) => d.field("data", &&*guard),
             None => d.field("data", &"<locked>"),
         };
-        d.field("poisoned", &self.inner.is_poisoned());
+        d.field("poisoned", &self.inner.cell().is_poisoned());
         d.finish_non_exhaustive()
     }
 }

@@ -125,7 +125,7 @@ impl<T: ?Sized> RwLock<T> {
 
     #[inline]
     fn poisoned_or<G>(&self, guard: G) -> LockResult<G> {
-        if self.inner.is_poisoned() {
+        if self.inner.cell().is_poisoned() {
             Err(PoisonError::new(guard))
         } else {
             Ok(guard)
@@ -134,12 +134,12 @@ impl<T: ?Sized> RwLock<T> {
 
     /// Whether the lock is poisoned.
     pub fn is_poisoned(&self) -> bool {
-        self.inner.is_poisoned()
+        self.inner.cell().is_poisoned()
     }
 
     /// Clears the poisoned state.
     pub fn clear_poison(&self) {
-        self.inner.clear_poison();
+        self.inner.cell().clear_poison();
     }
 
     /// A mutable reference to the data, without locking.
@@ -199,7 +199,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
             Some(guard) => d.field("data", &&*guard),
             None => d.field("data", &format_args!("<locked>")),
         };
-        d.field("poisoned", &self.inner.is_poisoned());
+        d.field("poisoned", &self.inner.cell().is_poisoned());
         d.finish_non_exhaustive()
     }
 }
