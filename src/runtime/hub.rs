@@ -246,24 +246,41 @@ impl<F: FnOnce() + Send> Unstarted for Later<F> {
         let Later {
             reservation, body, ..
         } = *self;
-        let pooled = stacks.borrow_mut().take(reservation.stack_size());
-        match pooled {
-            Some(mut co) => {
-                // The pooled stack holds room in the budget already.
-                drop(reservation);
-                // SAFETY: the promise `Hub::install` was given for the body.
-                unsafe { co.reuse(tag, body) };
-                Ok(co)
-            }
-            // SAFETY: as above.
-            None => Ok(Box::new(unsafe {
-                Coroutine::new_reserved(reservation, tag, body)
-            }?)),
-        }
+        // SAFETY: the promise `Hub::install` was given for the body.
+        unsafe { start_on(stacks, reservation, tag, body) }
     }
 
     fn failed(&self) -> fn(&Task, io::Error) {
         self.failed
+    }
+}
+
+/// Puts `body` on a pooled stack, giving `room` back (a pooled stack holds
+/// room in the budget already), or on a stack mapped now on `room`.
+///
+/// # Safety
+/// As [`Coroutine::new`].
+unsafe fn start_on<'a, F>(
+    stacks: &RefCell<StackPool>,
+    room: StackReservation,
+    tag: *mut u8,
+    body: F,
+) -> io::Result<Box<Coroutine>>
+where
+    F: FnOnce() + Send + 'a,
+{
+    let pooled = stacks.borrow_mut().take(room.stack_size());
+    match pooled {
+        Some(mut co) => {
+            drop(room);
+            // SAFETY: the caller's promise, passed on.
+            unsafe { co.reuse(tag, body) };
+            Ok(co)
+        }
+        // SAFETY: as above.
+        None => Ok(Box::new(unsafe {
+            Coroutine::new_reserved(room, tag, body)
+        }?)),
     }
 }
 
@@ -491,50 +508,17 @@ impl Hub {
     {
         debug_assert_eq!(task.hub_id(), Some(self.id));
         let tag = Arc::as_ptr(task) as *mut u8;
-        let stack_size = match &start {
-            Start::Here { stack_size, .. } => *stack_size,
-            Start::HandedOver(room) => room.stack_size(),
-        };
-        let pooled = self.stacks.borrow_mut().take(stack_size);
-        let (co, unstarted) = match (pooled, start) {
-            (Some(mut co), _) => {
+        let (co, unstarted) = match start {
+            Start::HandedOver(room) => {
                 // SAFETY: the caller's promise, passed on.
-                unsafe { co.reuse(tag, body) };
-                (Some(co), None)
+                (
+                    Some(unsafe { start_on(&self.stacks, room, tag, body) }?),
+                    None,
+                )
             }
-            (None, Start::HandedOver(room)) => {
+            Start::Here { stack_size, failed } => {
                 // SAFETY: the caller's promise, passed on.
-                let co = Box::new(unsafe { Coroutine::new_reserved(room, tag, body) }?);
-                (Some(co), None)
-            }
-            (None, Start::Here { failed, .. })
-                if stack_size == super::coroutine::DEFAULT_STACK_SIZE =>
-            {
-                // No stack to spare now: the start takes one later (see
-                // `Unstarted`), with room reserved now, so that a spawn
-                // past the budget fails here, as std's would.
-                let later: Box<dyn Unstarted + 'a> = Box::new(Later {
-                    reservation: StackReservation::take(stack_size)?,
-                    failed,
-                    body,
-                });
-                // SAFETY: only the lifetime changes: the body is dropped
-                // or run by the coroutine, which ends before `'a` does (the
-                // caller's promise).
-                let later = unsafe {
-                    std::mem::transmute::<Box<dyn Unstarted + 'a>, Box<dyn Unstarted>>(later)
-                };
-                (None, Some(later))
-            }
-            (None, Start::Here { .. }) => {
-                // Mapped now: a stack of another size (never pooled, so
-                // that a size the kernel refuses fails the spawn). Idle
-                // pooled stacks count against the map budget: give them
-                // back before failing for lack of room.
-                while !Coroutine::room_for_one() && self.stacks.borrow_mut().release_one() {}
-                // SAFETY: the caller's promise, passed on.
-                let co = Box::new(unsafe { Coroutine::new(stack_size, tag, body) }?);
-                (Some(co), None)
+                unsafe { self.start_here(stack_size, failed, tag, body) }?
             }
         };
         // The slot last: a start that fails (or whose closure panics in
@@ -558,6 +542,62 @@ impl Hub {
         self.live.set(self.live.get() + 1);
         self.ready.borrow_mut().push_back(slot);
         Ok(())
+    }
+
+    /// A start of this hub's own: on a pooled stack; or, for the default
+    /// size, unstarted until its first run (see [`Unstarted`]), with room
+    /// reserved now, so that a spawn past the budget fails here, as std's
+    /// would; or on a stack of another size mapped now.
+    ///
+    /// # Safety
+    /// As [`Hub::spawn`].
+    #[expect(
+        clippy::type_complexity,
+        reason = "the two halves of an entry's coroutine (see `Entry::co`)"
+    )]
+    unsafe fn start_here<'a, F>(
+        &self,
+        stack_size: usize,
+        failed: fn(&Task, io::Error),
+        tag: *mut u8,
+        body: F,
+    ) -> io::Result<(Option<Box<Coroutine>>, Option<Box<dyn Unstarted>>)>
+    where
+        F: FnOnce() + Send + 'a,
+    {
+        let pooled = self.stacks.borrow_mut().take(stack_size);
+        Ok(match pooled {
+            Some(mut co) => {
+                // SAFETY: the caller's promise, passed on.
+                unsafe { co.reuse(tag, body) };
+                (Some(co), None)
+            }
+            None if stack_size == super::coroutine::DEFAULT_STACK_SIZE => {
+                // No stack to spare now: the start takes one later.
+                let later: Box<dyn Unstarted + 'a> = Box::new(Later {
+                    reservation: StackReservation::take(stack_size)?,
+                    failed,
+                    body,
+                });
+                // SAFETY: only the lifetime changes: the body is dropped
+                // or run by the coroutine, which ends before `'a` does (the
+                // caller's promise).
+                let later = unsafe {
+                    std::mem::transmute::<Box<dyn Unstarted + 'a>, Box<dyn Unstarted>>(later)
+                };
+                (None, Some(later))
+            }
+            None => {
+                // Mapped now: a stack of another size (never pooled, so
+                // that a size the kernel refuses fails the spawn). Idle
+                // pooled stacks count against the map budget: give them
+                // back before failing for lack of room.
+                while !Coroutine::room_for_one() && self.stacks.borrow_mut().release_one() {}
+                // SAFETY: the caller's promise, passed on.
+                let co = Box::new(unsafe { Coroutine::new(stack_size, tag, body) }?);
+                (Some(co), None)
+            }
+        })
     }
 
     /// The slot of the coroutine running on this thread, if any.
