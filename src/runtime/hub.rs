@@ -913,16 +913,15 @@ impl Hub {
     /// that one came already. Announces the sleep first, so that a waker
     /// on another thread makes a system call only while the hub sleeps
     /// (see [`Remote::wake_thread`]), and then looks once more. With no
-    /// coroutine waiting for a file descriptor, the hub parks its thread
-    /// (a futex, as a plain thread's wait) instead of polling: cheaper to
-    /// sleep and to be woken from. Readiness that arrives meanwhile on a
-    /// registered descriptor waits in the kernel for the next poll, which
-    /// a coroutine that starts waiting for it, running, brings about.
+    /// file descriptor registered, so that only another thread or a timer
+    /// can end the sleep, the hub parks its thread (a futex, as a plain
+    /// thread's wait) instead of polling: cheaper to sleep and to be woken
+    /// from.
     fn sleep(&self, timeout: Option<Duration>, woken: impl FnOnce() -> bool) -> io::Result<()> {
         if timeout == Some(Duration::ZERO) {
             return self.poll(timeout);
         }
-        let park = !self.io.borrow().has_waiters();
+        let park = !self.io.borrow().has_registrations();
         self.remote
             .sleep
             .store(if park { PARKED } else { POLLING }, Ordering::Relaxed);
@@ -944,7 +943,7 @@ impl Hub {
 
     /// Whether anything on this hub could still produce a wake-up.
     fn has_pending_work(&self) -> bool {
-        self.has_ready() || !self.timers.borrow().is_empty() || self.io.borrow().has_waiters()
+        self.has_ready() || !self.timers.borrow().is_empty() || self.io.borrow().has_registrations()
     }
 
     /// The thread context waits here: runs coroutines, timers and I/O until

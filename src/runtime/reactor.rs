@@ -142,7 +142,7 @@ impl IoTable {
     }
 
     /// Whether any fd is registered (and so an event could still arrive).
-    pub(crate) fn has_waiters(&self) -> bool {
+    pub(crate) fn has_registrations(&self) -> bool {
         self.registered > 0
     }
 
