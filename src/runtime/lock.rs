@@ -150,6 +150,11 @@ impl<T: ?Sized> Lock<T> {
 }
 
 impl<'a, T: ?Sized> LockGuard<'a, T> {
+    /// Whether the lock it holds is poisoned.
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.lock.cell.is_poisoned()
+    }
+
     /// Releases the lock without poisoning it, for a wait that takes it
     /// again with [`ReleasedGuard::retake`] (a condition variable's): the
     /// guard's holder goes on holding it, as far as poisoning goes.

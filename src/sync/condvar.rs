@@ -161,9 +161,9 @@ impl Condvar {
         // Registered before the mutex is released: a notify that follows
         // the release cannot be missed.
         let me = self.waiters.register();
-        let (released, mutex) = guard.release();
+        let released = guard.release();
         let waited = self.waiters.park_registered(&me, deadline, "Condvar::wait");
-        let retaken = MutexGuard::retake(released, mutex);
+        let retaken = MutexGuard::retake(released);
         let timed_out = WaitTimeoutResult(!crate::runtime::unwrap_wait(waited));
         match retaken {
             Ok(guard) => Ok((guard, timed_out)),

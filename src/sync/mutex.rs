@@ -45,7 +45,6 @@ pub struct Mutex<T: ?Sized> {
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized + 'a> {
     inner: LockGuard<'a, T>,
-    mutex: &'a Mutex<T>,
 }
 
 impl<T> Mutex<T> {
@@ -81,7 +80,7 @@ impl<T: ?Sized> Mutex<T> {
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
         crate::runtime::checkpoint();
         let guard = crate::runtime::unwrap_wait(self.inner.lock("Mutex::lock"));
-        self.wrap(guard)
+        MutexGuard::wrap(guard)
     }
 
     /// Locks if free, without waiting.
@@ -91,18 +90,8 @@ impl<T: ?Sized> Mutex<T> {
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
         crate::runtime::checkpoint();
         match self.inner.try_lock() {
-            Some(guard) => self.wrap(guard).map_err(TryLockError::Poisoned),
+            Some(guard) => MutexGuard::wrap(guard).map_err(TryLockError::Poisoned),
             None => Err(TryLockError::WouldBlock),
-        }
-    }
-
-    #[inline]
-    fn wrap<'a>(&'a self, inner: LockGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
-        let guard = MutexGuard { inner, mutex: self };
-        if self.inner.cell().is_poisoned() {
-            Err(PoisonError::new(guard))
-        } else {
-            Ok(guard)
         }
     }
 
@@ -129,20 +118,30 @@ impl<T: ?Sized> Mutex<T> {
 }
 
 impl<'a, T: ?Sized> MutexGuard<'a, T> {
+    /// The guard `lock` gives for `inner`: poisoned or not.
+    #[inline]
+    fn wrap(inner: LockGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
+        let poisoned = inner.is_poisoned();
+        let guard = MutexGuard { inner };
+        if poisoned {
+            Err(PoisonError::new(guard))
+        } else {
+            Ok(guard)
+        }
+    }
+
     /// Releases the lock for a `Condvar` wait; `retake` takes it again.
-    pub(crate) fn release(self) -> (ReleasedGuard<'a, T>, &'a Mutex<T>) {
-        (self.inner.release_for_wait(), self.mutex)
+    pub(crate) fn release(self) -> ReleasedGuard<'a, T> {
+        self.inner.release_for_wait()
     }
 
     /// Takes the lock again after a `Condvar` wait (see `release`); the
     /// guard, poisoned or not, as `lock` gives it.
     #[track_caller]
-    pub(crate) fn retake(
-        released: ReleasedGuard<'a, T>,
-        mutex: &'a Mutex<T>,
-    ) -> LockResult<MutexGuard<'a, T>> {
-        let guard = crate::runtime::unwrap_wait(released.retake("Condvar::wait"));
-        mutex.wrap(guard)
+    pub(crate) fn retake(released: ReleasedGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
+        Self::wrap(crate::runtime::unwrap_wait(
+            released.retake("Condvar::wait"),
+        ))
     }
 }
 
