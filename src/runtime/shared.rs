@@ -269,7 +269,9 @@ impl<T: ?Sized> SharedLock<T> {
     /// Takes exclusive access if nobody holds the lock.
     #[inline]
     pub(crate) fn try_write(&self) -> Option<WriteGuard<'_, T>> {
-        self.raw.try_write().then(|| self.write_guard())
+        self.raw
+            .try_write()
+            .then(|| self.write_guard(PoisonOnUnwind::now()))
     }
 
     /// Takes exclusive access, parking while others hold it.
@@ -282,11 +284,7 @@ impl<T: ?Sized> SharedLock<T> {
         if !self.raw.try_write() {
             self.raw.wait(true, what)?;
         }
-        Ok(WriteGuard {
-            lock: self,
-            poison,
-            _not_send: PhantomData,
-        })
+        Ok(self.write_guard(poison))
     }
 
     fn read_guard(&self) -> ReadGuard<'_, T> {
@@ -298,10 +296,10 @@ impl<T: ?Sized> SharedLock<T> {
         }
     }
 
-    fn write_guard(&self) -> WriteGuard<'_, T> {
+    fn write_guard(&self, poison: PoisonOnUnwind) -> WriteGuard<'_, T> {
         WriteGuard {
             lock: self,
-            poison: PoisonOnUnwind::now(),
+            poison,
             _not_send: PhantomData,
         }
     }
