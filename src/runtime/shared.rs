@@ -103,49 +103,31 @@ impl<T> SharedLock<T> {
     }
 }
 
-impl RawShared {
-    /// Takes a read lock if no writer holds or waits for it.
-    #[inline]
-    fn try_read(&self) -> bool {
-        let mut state = self.state.load(Ordering::Relaxed);
-        loop {
-            if state & (WRITER | WRITERS_WAITING) != 0 {
-                return false;
-            }
-            assert!(
-                state & READERS != READERS - 1,
-                "too many active read locks on RwLock"
-            );
-            match self.state.compare_exchange_weak(
-                state,
-                state + 1,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(now) => state = now,
-            }
-        }
+/// What the state becomes when the caller takes the lock from `state`
+/// (as the writer, or as one more reader), if it may now: nobody holds it
+/// against the caller, and for a reader, no writer waits.
+#[inline]
+fn taken(state: u32, write: bool) -> Option<u32> {
+    if write {
+        (state & (READERS | WRITER) == 0).then_some(state | WRITER)
+    } else if state & (WRITER | WRITERS_WAITING) == 0 {
+        assert!(
+            state & READERS != READERS - 1,
+            "too many active read locks on RwLock"
+        );
+        Some(state + 1)
+    } else {
+        None
     }
+}
 
-    /// Takes the write lock if nobody holds it.
+impl RawShared {
+    /// Takes the lock (as the writer, or as a reader) if it may now.
     #[inline]
-    fn try_write(&self) -> bool {
-        let mut state = self.state.load(Ordering::Relaxed);
-        loop {
-            if state & (READERS | WRITER) != 0 {
-                return false;
-            }
-            match self.state.compare_exchange_weak(
-                state,
-                state | WRITER,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return true,
-                Err(now) => state = now,
-            }
-        }
+    fn try_lock(&self, write: bool) -> bool {
+        self.state
+            .fetch_update(Ordering::Acquire, Ordering::Relaxed, |s| taken(s, write))
+            .is_ok()
     }
 
     /// One attempt of a waiter: takes the lock (`write` or not), or marks
@@ -153,36 +135,17 @@ impl RawShared {
     /// the waiter registered on the queue before it, so either this sees
     /// the lock free, or the release that frees it sees the mark.
     fn attempt_or_mark(&self, write: bool) -> bool {
-        let (blocked_by, mark) = if write {
-            (READERS | WRITER, WRITERS_WAITING)
+        let mark = if write {
+            WRITERS_WAITING
         } else {
-            (WRITER | WRITERS_WAITING, READERS_WAITING)
+            READERS_WAITING
         };
-        let mut state = self.state.load(Ordering::SeqCst);
-        loop {
-            let next = if state & blocked_by == 0 {
-                if write {
-                    state | WRITER
-                } else {
-                    assert!(
-                        state & READERS != READERS - 1,
-                        "too many active read locks on RwLock"
-                    );
-                    state + 1
-                }
-            } else if state & mark == 0 {
-                state | mark
-            } else {
-                return false;
-            };
-            match self
-                .state
-                .compare_exchange(state, next, Ordering::SeqCst, Ordering::SeqCst)
-            {
-                Ok(_) => return state & blocked_by == 0,
-                Err(now) => state = now,
-            }
-        }
+        let before = self
+            .state
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| {
+                taken(s, write).or_else(|| (s & mark == 0).then_some(s | mark))
+            });
+        before.is_ok_and(|before| taken(before, write).is_some())
     }
 
     #[cold]
@@ -216,18 +179,13 @@ impl RawShared {
     /// a lock taken again meanwhile is its new holder's to release.
     #[cold]
     fn wake_if_free(&self) {
-        let mut state = self.state.load(Ordering::SeqCst);
-        while state & (READERS | WRITER) == 0 && state & WAITING != 0 {
-            match self
-                .state
-                .compare_exchange(state, 0, Ordering::SeqCst, Ordering::SeqCst)
-            {
-                Ok(_) => {
-                    self.waiters.notify_all();
-                    return;
-                }
-                Err(now) => state = now,
-            }
+        let freed = self
+            .state
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| {
+                (s & (READERS | WRITER) == 0 && s & WAITING != 0).then_some(0)
+            });
+        if freed.is_ok() {
+            self.waiters.notify_all();
         }
     }
 
@@ -251,7 +209,7 @@ impl<T: ?Sized> SharedLock<T> {
     /// Takes shared access if no writer holds or waits for the lock.
     #[inline]
     pub(crate) fn try_read(&self) -> Option<ReadGuard<'_, T>> {
-        self.raw.try_read().then(|| self.read_guard())
+        self.raw.try_lock(false).then(|| self.read_guard())
     }
 
     /// Takes shared access, parking while a writer holds or waits for it.
@@ -260,7 +218,7 @@ impl<T: ?Sized> SharedLock<T> {
     /// From a thread's own context, when nothing could ever release it.
     #[inline]
     pub(crate) fn read(&self, what: &'static str) -> Result<ReadGuard<'_, T>, WouldBlockForever> {
-        if !self.raw.try_read() {
+        if !self.raw.try_lock(false) {
             self.raw.wait(false, what)?;
         }
         Ok(self.read_guard())
@@ -270,7 +228,7 @@ impl<T: ?Sized> SharedLock<T> {
     #[inline]
     pub(crate) fn try_write(&self) -> Option<WriteGuard<'_, T>> {
         self.raw
-            .try_write()
+            .try_lock(true)
             .then(|| self.write_guard(PoisonOnUnwind::now()))
     }
 
@@ -281,7 +239,7 @@ impl<T: ?Sized> SharedLock<T> {
     #[inline]
     pub(crate) fn write(&self, what: &'static str) -> Result<WriteGuard<'_, T>, WouldBlockForever> {
         let poison = PoisonOnUnwind::now();
-        if !self.raw.try_write() {
+        if !self.raw.try_lock(true) {
             self.raw.wait(true, what)?;
         }
         Ok(self.write_guard(poison))
