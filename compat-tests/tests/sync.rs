@@ -130,6 +130,31 @@ case!(rwlock_debug_display_and_poisoning, |sync, thread| {
     ))
 });
 
+case!(
+    rwlock_a_waiting_writer_holds_new_readers_back,
+    |sync, thread| {
+        let l = sync::Arc::new(sync::RwLock::new(0));
+        let held = l.read().unwrap();
+        let l2 = l.clone();
+        let writer = thread::spawn(move || *l2.write().unwrap() += 1);
+        // Once the writer waits, a new reader must wait too (std on Linux):
+        // look until then, within a generous bound.
+        let start = std::time::Instant::now();
+        let mut held_back = false;
+        while start.elapsed() < Duration::from_secs(10) {
+            if matches!(l.try_read(), Err(sync::TryLockError::WouldBlock)) {
+                held_back = true;
+                break;
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+        drop(held);
+        writer.join().unwrap();
+        let value = *l.read().unwrap();
+        returned((held_back, value))
+    }
+);
+
 case!(condvar_timeouts_and_spurious_tolerance, |sync, thread| {
     let pair = sync::Arc::new((sync::Mutex::new(0), sync::Condvar::new()));
     let (m, cv) = &*pair;
